@@ -1,0 +1,182 @@
+"""chainrule: neural networks as computation graphs, trained by the chain rule.
+
+    import chainrule as cr
+    x = cr.randn(64, 784)
+    w = cr.randn(784, 10, requires_grad=True)
+    loss = (x @ w).relu().mean()
+    loss.backward()          # w.grad now holds d loss / d w
+"""
+
+from chainrule import autograd  # first: the graph machinery the tensor module builds on
+from chainrule.tensor import Tensor
+from chainrule import ops  # gives Tensor its methods and operators
+from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd.grad_mode import inference_mode
+from chainrule.backend import Device as device
+from chainrule.backend import cuda_is_available as _cuda_is_available
+from chainrule.backend.dtypes import (
+    bool_ as bool,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
+from chainrule.ops.creation import (
+    arange,
+    as_tensor,
+    clone,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.ops.elementwise import (
+    abs,
+    absolute,
+    add,
+    allclose,
+    ceil,
+    clamp,
+    clip,
+    cos,
+    div,
+    divide,
+    eq,
+    equal,
+    exp,
+    expm1,
+    floor,
+    floor_divide,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    log,
+    log1p,
+    log2,
+    log10,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    multiply,
+    ne,
+    neg,
+    negative,
+    pow,
+    reciprocal,
+    relu,
+    remainder,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    subtract,
+    tanh,
+    true_divide,
+    trunc,
+    where,
+)
+from chainrule.ops.indexing import gather, index_select, masked_fill, scatter_add, take
+from chainrule.ops.linalg import bmm, dot, einsum, inner, matmul, mm, mv, outer
+from chainrule.ops.reduce import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from chainrule.ops.shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    expand,
+    flatten,
+    flip,
+    permute,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    t,
+    transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unsqueeze,
+    view,
+)
+from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from chainrule import nn  # noqa: E402
+
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+short = int16
+
+__version__ = "0.1.0"
+
+
+class cuda:
+    """``cr.cuda.is_available()``: whether CuPy and an NVIDIA GPU are present."""
+
+    is_available = staticmethod(_cuda_is_available)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def get_default_dtype():
+    return float32

@@ -1,0 +1,268 @@
+"""The backward pass: the chain rule over the recorded graph, in reverse topological order.
+
+Each node's ``backward`` turns the gradient of its output into gradients of its
+inputs (a vector-Jacobian product). The walk is iterative, so graph depth is
+not limited by Python's recursion limit. Gradients arriving at the same node
+from several consumers are summed before the node runs; gradients reaching a
+leaf are accumulated into its ``.grad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chainrule.autograd.function import Node, _check_finite
+from chainrule.autograd.grad_mode import GradMode
+from chainrule.backend import array_module
+from chainrule.tensor import Tensor
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors=None, retain_graph=None, create_graph=False) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
+    roots = _roots(tensors, grad_tensors, "backward")
+    _run(roots, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) (times ``grad_outputs``) without touching any ``.grad``.
+
+    With ``create_graph=True`` the returned gradients are part of a graph and can
+    be differentiated again (Hessian-vector products, gradient penalties).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is not None and isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x._requires_grad:
+            raise RuntimeError(f"autograd.grad: input {i} does not require grad")
+    roots = _roots(outputs, grad_outputs, "autograd.grad")
+    captured = _run(
+        roots,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph,
+        inputs=inputs,
+    )
+    for i, value in enumerate(captured):
+        if value is None and not allow_unused:
+            raise RuntimeError(
+                f"autograd.grad: input {i} (shape {inputs[i].shape}) was not used in the graph of the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(captured)
+
+
+def _roots(tensors, grad_tensors, caller: str):
+    """Pair each output with the gradient that starts the walk from it."""
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"{caller}: got {len(tensors)} outputs but {len(grad_tensors)} gradients")
+    roots = []
+    for i, (tensor, gradient) in enumerate(zip(tensors, grad_tensors)):
+        if not tensor._requires_grad:
+            raise RuntimeError(
+                f"{caller}: output {i} does not require grad and has no grad_fn "
+                "(was it computed under no_grad, or from tensors that do not require grad?)"
+            )
+        if gradient is None:
+            if tensor.numel() != 1:
+                raise RuntimeError(
+                    f"{caller}: grad can be implicitly created only for scalar outputs, but output {i} has "
+                    f"shape {tensor.shape}; pass a gradient of that shape"
+                )
+            xp = array_module(tensor._data)
+            gradient = Tensor._wrap(xp.ones(tensor.shape, dtype=tensor.dtype))
+        elif not isinstance(gradient, Tensor):
+            gradient = Tensor(gradient)
+        if gradient.shape != tensor.shape:
+            raise RuntimeError(
+                f"{caller}: gradient of shape {gradient.shape} does not match output {i} of shape {tensor.shape}"
+            )
+        roots.append((tensor, gradient))
+    return roots
+
+
+def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
+    """Propagate the root gradients; capture those of ``inputs`` if given, else fill leaf ``.grad``."""
+    capture = _Capture(inputs) if inputs is not None else None
+    pending: dict[Node, list] = {}
+    stored: set[int] = set()  # arrays stored into some .grad during this pass
+    previous_mode = GradMode.enabled
+    GradMode.enabled = create_graph
+    try:
+        for tensor, gradient in roots:
+            stored.add(id(gradient._data))
+            if tensor.grad_fn is None:
+                _deliver(tensor, gradient, capture, create_graph, stored)
+            else:
+                _add_pending(pending, tensor.grad_fn, tensor._output_nr, gradient)
+        for node in _topological_order([t.grad_fn for t, _ in roots if t.grad_fn is not None], capture):
+            grad_outputs = pending.pop(node, None)
+            if grad_outputs is None:
+                continue
+            if capture is not None:
+                capture.take_from_node(node, grad_outputs)
+                if not capture.needs_backward(node):
+                    continue
+            _run_node(node, grad_outputs, pending, capture, create_graph, stored)
+            if not retain_graph:
+                node.release()
+    finally:
+        GradMode.enabled = previous_mode
+    return capture.results if capture is not None else None
+
+
+def _run_node(node, grad_outputs, pending, capture, create_graph, stored) -> None:
+    if len(grad_outputs) > 1 and None in grad_outputs:
+        grad_outputs = _materialize(node, grad_outputs)
+    try:
+        grads = type(node).backward(node, *grad_outputs)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise type(exc)(f"{node.name} backward: {exc}") from exc
+    if type(grads) is not tuple:
+        grads = (grads,)
+    edges = node.next_edges
+    if len(grads) != len(edges):
+        raise RuntimeError(
+            f"{node.name} backward returned {len(grads)} gradients but the op has {len(edges)} inputs"
+        )
+    if GradMode.anomaly:
+        _check_anomaly(node, grads)
+    for edge, gradient in zip(edges, grads):
+        if edge is None or gradient is None:
+            continue
+        target, output_nr = edge
+        if type(target) is Tensor or not isinstance(target, Node):
+            if gradient.shape != target.shape:
+                raise RuntimeError(
+                    f"{node.name} backward: gradient of shape {gradient.shape} for an input of shape {target.shape}"
+                )
+            _deliver(target, gradient, capture, create_graph, stored)
+        else:
+            _add_pending(pending, target, output_nr, gradient)
+
+
+def _add_pending(pending, node, output_nr, gradient) -> None:
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * node.num_outputs
+    slots[output_nr] = gradient if slots[output_nr] is None else slots[output_nr] + gradient
+
+
+def _deliver(leaf: Tensor, gradient: Tensor, capture, create_graph: bool, stored: set) -> None:
+    """Accumulate into ``leaf.grad`` (or into the captured result for autograd.grad)."""
+    if capture is not None:
+        capture.take_from_leaf(leaf, gradient)
+        return
+    if not create_graph:
+        gradient = _owned_gradient(leaf, gradient, stored)
+    if leaf.grad is None:
+        leaf.grad = gradient
+    elif create_graph or leaf.grad.grad_fn is not None:
+        leaf.grad = leaf.grad + gradient
+    else:
+        accumulated = leaf.grad._data
+        accumulated += gradient._data
+
+
+def _owned_gradient(leaf: Tensor, gradient: Tensor, stored: set) -> Tensor:
+    """A detached gradient whose array no other ``.grad`` shares and that can be written in place."""
+    array = gradient._data
+    owner = array if array.base is None else array.base
+    if id(owner) in stored or not array.flags.writeable or array.dtype != leaf.dtype:
+        array = array.astype(leaf.dtype, copy=True)
+        owner = array
+    stored.add(id(owner))
+    return Tensor._wrap(array) if gradient.grad_fn is not None or gradient._data is not array else gradient
+
+
+def _materialize(node, grad_outputs):
+    """Outputs that received no gradient get zeros (only multi-output Functions need this)."""
+    template = next(g for g in grad_outputs if g is not None)
+    shapes = getattr(node, "output_shapes", None)
+    return [
+        g if g is not None else Tensor._wrap(array_module(template._data).zeros(shapes[i] if shapes else template.shape, template.dtype))
+        for i, g in enumerate(grad_outputs)
+    ]
+
+
+def _check_anomaly(node, grads) -> None:
+    try:
+        _check_finite(node.name, "gradient computed by the backward", [g._data for g in grads if g is not None])
+    except RuntimeError as exc:
+        stack = getattr(node, "creation_stack", "")
+        raise RuntimeError(f"{exc}\nThe forward call that created this node:\n{stack}") from None
+
+
+def _topological_order(roots, capture=None) -> list:
+    """Nodes reachable from ``roots``, each before every node it feeds gradients to."""
+    visited = set()
+    post_order = []
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root.next_edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if edge is not None:
+                    child = edge[0]
+                    if child not in visited and isinstance(child, Node):
+                        visited.add(child)
+                        stack.append((child, iter(child.next_edges)))
+                        break
+            else:
+                stack.pop()
+                post_order.append(node)
+                if capture is not None:
+                    capture.note_reachability(node)
+    post_order.reverse()
+    return post_order
+
+
+class _Capture:
+    """What autograd.grad collects: the total gradient reaching each requested input."""
+
+    def __init__(self, inputs):
+        self.results = [None] * len(inputs)
+        self.leaf_slots = {}
+        self.node_slots = {}
+        for i, x in enumerate(inputs):
+            if x.grad_fn is None:
+                self.leaf_slots.setdefault(id(x), []).append(i)
+            else:
+                self.node_slots.setdefault((x.grad_fn, x._output_nr), []).append(i)
+        self.useful = set()  # nodes whose backward leads to a requested input
+
+    def note_reachability(self, node) -> None:
+        # Called in post-order, so every child has been classified already.
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            target, output_nr = edge
+            if isinstance(target, Node):
+                if target in self.useful or (target, output_nr) in self.node_slots:
+                    self.useful.add(node)
+                    return
+            elif id(target) in self.leaf_slots:
+                self.useful.add(node)
+                return
+
+    def needs_backward(self, node) -> bool:
+        return node in self.useful
+
+    def take_from_node(self, node, grad_outputs) -> None:
+        for output_nr, gradient in enumerate(grad_outputs):
+            for i in self.node_slots.get((node, output_nr), ()):
+                self._add(i, gradient)
+
+    def take_from_leaf(self, leaf, gradient) -> None:
+        for i in self.leaf_slots.get(id(leaf), ()):
+            self._add(i, gradient)
+
+    def _add(self, i, gradient) -> None:
+        if gradient is not None:
+            self.results[i] = gradient if self.results[i] is None else self.results[i] + gradient

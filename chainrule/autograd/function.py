@@ -1,0 +1,262 @@
+"""Graph nodes: the ops' forward/backward contract and user-defined Functions.
+
+An op is a subclass of :class:`Op` with two static methods::
+
+    class Exp(Op):
+        @staticmethod
+        def forward(ctx, x):            # NumPy/CuPy arrays in, an array out
+            y = array_module(x).exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):        # Tensors in, one Tensor (or None) per input out
+            (y,) = ctx.saved_tensors
+            return grad * y             # the vector-Jacobian product
+
+``Exp.apply(x)`` runs ``forward`` on the arrays and, when ``x`` requires grad,
+makes the ctx a node of the graph. The backward is written with Tensor ops, so
+the gradient graph can itself be differentiated (``create_graph=True``).
+
+Memory contract: a node holds its edges to the nodes of its inputs (never the
+input tensors themselves) and what ``forward`` saved. Saved arrays that are an
+input's array come back from ``saved_tensors`` as that input tensor (so the
+gradient of the backward flows to it); the output's array comes back as the
+output; any other saved array is a constant. ``backward`` releases everything
+saved unless ``retain_graph=True``; the output tensor is never referenced by
+its own node, so no reference cycle keeps activations alive.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import GradMode, no_grad
+from chainrule.backend import array_module, is_array
+from chainrule.tensor import Tensor
+
+_RELEASED = "released"
+_OUTPUT = object()  # marks a saved entry that is the node's own output
+
+
+class Node:
+    """A recorded operation: edges to its inputs' nodes and what backward needs.
+
+    ``next_edges[i]`` is ``(node, output_nr)`` for an input made by another op,
+    ``(leaf_tensor, 0)`` for a leaf that requires grad, or None when input ``i``
+    needs no gradient.
+    """
+
+    name = "node"
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+
+    def save_for_backward(self, *values) -> None:
+        self.to_save = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self.saved
+        if saved is _RELEASED:
+            raise RuntimeError(
+                f"{self.name} backward: trying to backward through the graph a second time (or to read saved "
+                "values after they were freed). Saved values are freed by backward() and autograd.grad(); "
+                "pass retain_graph=True to the first call if you need to backward twice."
+            )
+        return tuple(self._unpack(entry) for entry in saved)
+
+    def _unpack(self, entry):
+        kind, value, extra = entry
+        if kind is Tensor:
+            if value._version != extra:
+                raise RuntimeError(
+                    f"{self.name} backward: an input saved for the gradient was modified in place after "
+                    f"the forward pass (version {value._version}, expected {extra})"
+                )
+            return value
+        if kind is _OUTPUT:
+            return Tensor._wrap(value, self, extra)
+        return value
+
+    def release(self) -> None:
+        self.saved = _RELEASED
+        self.output_arrays = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of the edges: ``((node_or_accumulator, output_nr), ...)``."""
+        return tuple(edge if edge is not None else (None, 0) for edge in self.next_edges)
+
+
+class Op(Node):
+    """A primitive whose ``forward`` computes on arrays (see the module docstring)."""
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on ``inputs`` (Tensors or constants); ``params`` are static arguments."""
+        ctx = cls.__new__(cls)
+        ctx.to_save = ()
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        try:
+            output = cls.forward(ctx, *arrays, **params)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise _with_op_context(exc, cls.name, inputs) from exc
+        multiple = type(output) is tuple
+        outputs = output if multiple else (output,)
+        if type(outputs[0]) is not np.ndarray or multiple:
+            outputs = _as_arrays(ctx, outputs)
+        if GradMode.anomaly:
+            _check_finite(cls.name, "forward output", outputs)
+        if GradMode.enabled and cls.differentiable:
+            for x in inputs:
+                if isinstance(x, Tensor) and x._requires_grad:
+                    return _connect(ctx, inputs, arrays, outputs, multiple)
+        if multiple:
+            return tuple(Tensor._wrap(y) for y in outputs)
+        return Tensor._wrap(outputs[0])
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+
+class Function(Node):
+    """User-defined differentiable function with PyTorch's contract.
+
+    ``forward(ctx, *args)`` receives tensors (detached, computed without a
+    graph); ``backward(ctx, *grad_outputs)`` returns one gradient per argument
+    of ``forward`` (None for non-tensors)::
+
+        class Cube(cr.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return 3 * x ** 2 * grad
+
+        y = Cube.apply(x)
+    """
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls.__new__(cls)
+        ctx.to_save = ()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
+        with no_grad():
+            result = cls.forward(ctx, *detached, **kwargs)
+        multiple = isinstance(result, tuple)
+        results = result if multiple else (result,)
+        for value in results:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(value).__name__}")
+        # Saved tensors are matched by identity with what forward was given and returned.
+        ctx.to_save = tuple(_data_of(v) for v in ctx.to_save)
+        arrays = [_data_of(a) for a in detached]
+        outputs = tuple(value._data for value in results)
+        if GradMode.anomaly:
+            _check_finite(cls.name, "forward output", outputs)
+        if GradMode.enabled and any(ctx.needs_input_grad):
+            return _connect(ctx, args, arrays, outputs, multiple)
+        return result
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Accepted for PyTorch compatibility; integer outputs never carry gradients here."""
+
+
+def _data_of(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _connect(ctx, inputs, arrays, outputs, multiple):
+    """Make ``ctx`` a graph node and return its outputs as tensors that require grad."""
+    needs = []
+    edges = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._requires_grad:
+            needs.append(True)
+            edges.append((x.grad_fn, x._output_nr) if x.grad_fn is not None else (x, 0))
+        else:
+            needs.append(False)
+            edges.append(None)
+    ctx.needs_input_grad = tuple(needs)
+    ctx.next_edges = tuple(edges)
+    ctx.num_outputs = len(outputs)
+    if ctx.to_save:
+        ctx.saved = tuple(_saved_entry(value, inputs, arrays, outputs) for value in ctx.to_save)
+    else:
+        ctx.saved = ()
+    del ctx.to_save
+    if GradMode.anomaly:
+        ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
+    if multiple:
+        return tuple(
+            Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs)
+        )
+    return Tensor._wrap(outputs[0], ctx)
+
+
+def _saved_entry(value, inputs, arrays, outputs):
+    for x, array in zip(inputs, arrays):
+        if value is array and isinstance(x, Tensor):
+            return (Tensor, x, x._version)
+    for i, y in enumerate(outputs):
+        if value is y:
+            return (_OUTPUT, y, i)
+    return (None, Tensor._wrap(value) if is_array(value) else value, None)
+
+
+def _as_arrays(ctx, outputs):
+    """NumPy turns 0-d results into scalars; keep every tensor backed by an array.
+
+    What forward saved is re-pointed at the converted outputs so it is still
+    recognised as the output.
+    """
+    converted = tuple(y if is_array(y) else np.asarray(y) for y in outputs)
+    if ctx.to_save:
+        replace = {id(y): c for y, c in zip(outputs, converted) if y is not c}
+        ctx.to_save = tuple(replace.get(id(v), v) for v in ctx.to_save)
+    return converted
+
+
+def _check_finite(name: str, what: str, arrays) -> None:
+    for array in arrays:
+        if array is not None and array.dtype.kind == "f" and not bool(array_module(array).isfinite(array).all()):
+            raise RuntimeError(f"detect_anomaly: the {what} of '{name}' contains NaN or Inf")
+
+
+def _with_op_context(exc: Exception, name: str, inputs) -> Exception:
+    """Re-raise a NumPy error as the same kind of error naming the op and its inputs."""
+    described = ", ".join(
+        f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else repr(x) for x in inputs
+    )
+    message = f"{name}: {exc} (inputs: {described})"
+    for kind in (IndexError, ValueError, TypeError):
+        if isinstance(exc, kind):
+            return kind(message)
+    return RuntimeError(message)

@@ -1,0 +1,85 @@
+"""Switching graph recording on and off.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(3, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    >>> @cr.no_grad()
+    ... def evaluate(x):
+    ...     return x * 2
+    >>> evaluate(x).requires_grad
+    False
+
+The flag is process-wide (chainrule runs its graph on one thread).
+"""
+
+from __future__ import annotations
+
+import functools
+
+
+class GradMode:
+    """The switches every op reads: whether to record a graph, whether to check for NaN/Inf."""
+
+    enabled: bool = True
+    anomaly: bool = False
+
+
+def is_grad_enabled() -> bool:
+    return GradMode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that sets graph recording to ``mode``."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.previous = GradMode.enabled
+        # Like PyTorch, the plain call takes effect at once; `with` restores on exit.
+        if type(self) is set_grad_enabled:
+            GradMode.enabled = self.mode
+
+    def __enter__(self):
+        self.previous = GradMode.enabled
+        GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc_info):
+        GradMode.enabled = self.previous
+        return False
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def run_in_mode(*args, **kwargs):
+            with type(self)(*self._init_args()):
+                return function(*args, **kwargs)
+
+        return run_in_mode
+
+    def _init_args(self):
+        return (self.mode,)
+
+
+class no_grad(set_grad_enabled):
+    """Ops inside do not record a graph; their results do not require grad."""
+
+    def __init__(self):
+        super().__init__(False)
+
+    def _init_args(self):
+        return ()
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` region."""
+
+    def __init__(self):
+        super().__init__(True)
+
+    def _init_args(self):
+        return ()
+
+
+inference_mode = no_grad

@@ -1,0 +1,3 @@
+"""Neural-network layers, losses and the functional API."""
+
+from chainrule.nn import functional

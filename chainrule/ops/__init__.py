@@ -1,0 +1,83 @@
+"""The op library: every tensor operation as a function, grouped by family.
+
+Each family module holds, for each op, its forward (on arrays) and its
+vector-Jacobian product (on tensors) side by side. Importing this package
+also gives ``Tensor`` its methods and operators, each the function of the
+same name here (so ``x.sum(1)`` is ``ops.sum(x, 1)``).
+"""
+
+from chainrule.ops import creation, elementwise, indexing, linalg, reduce, shape
+from chainrule.tensor import Tensor
+
+_METHODS = {
+    creation: "clone contiguous cpu cuda to",
+    elementwise: (
+        "add sub mul div pow neg floor_divide remainder eq ne lt le gt ge logical_and logical_or logical_xor "
+        "logical_not isnan isinf isfinite allclose equal where maximum minimum clamp clip exp expm1 log log1p "
+        "log2 log10 sqrt rsqrt reciprocal sin cos tanh sigmoid relu abs sign floor ceil trunc round square "
+        "true_divide divide multiply subtract negative absolute greater greater_equal less less_equal not_equal"
+    ),
+    indexing: "gather scatter_add index_select masked_fill take",
+    linalg: "matmul mm bmm dot outer mv inner",
+    reduce: "sum mean var std amax amin argmax argmin max min logsumexp prod norm all any cumsum",
+    shape: (
+        "reshape view flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand broadcast_to "
+        "repeat flip split chunk unbind tril triu"
+    ),
+}
+
+
+def _reflected(function):
+    def reflected(self, other):
+        return function(other, self)
+
+    return reflected
+
+
+def _bind_tensor_methods() -> None:
+    for module, names in _METHODS.items():
+        for name in names.split():
+            setattr(Tensor, name, getattr(module, name))
+    operators = {
+        "__add__": elementwise.add,
+        "__sub__": elementwise.sub,
+        "__mul__": elementwise.mul,
+        "__truediv__": elementwise.div,
+        "__floordiv__": elementwise.floor_divide,
+        "__mod__": elementwise.remainder,
+        "__pow__": elementwise.pow,
+        "__matmul__": linalg.matmul,
+        "__eq__": elementwise.eq,
+        "__ne__": elementwise.ne,
+        "__lt__": elementwise.lt,
+        "__le__": elementwise.le,
+        "__gt__": elementwise.gt,
+        "__ge__": elementwise.ge,
+        "__and__": elementwise.bitwise_and,
+        "__or__": elementwise.bitwise_or,
+        "__xor__": elementwise.bitwise_xor,
+    }
+    for name, function in operators.items():
+        setattr(Tensor, name, function)
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor"):
+        setattr(Tensor, f"__r{name}__", _reflected(operators[f"__{name}__"]))
+    Tensor.__neg__ = elementwise.neg
+    Tensor.__abs__ = elementwise.abs
+    Tensor.__invert__ = elementwise.logical_not
+    Tensor.__pos__ = lambda self: self
+    Tensor.__getitem__ = indexing.getitem
+    Tensor.T = property(shape.reverse_dims)
+    Tensor.mT = property(shape.matrix_transpose)
+    Tensor.float = lambda self: elementwise.to_dtype(self, "float32")
+    Tensor.double = lambda self: elementwise.to_dtype(self, "float64")
+    Tensor.half = lambda self: elementwise.to_dtype(self, "float16")
+    Tensor.long = lambda self: elementwise.to_dtype(self, "int64")
+    Tensor.int = lambda self: elementwise.to_dtype(self, "int32")
+    Tensor.bool = lambda self: elementwise.to_dtype(self, "bool")
+    Tensor.type_as = lambda self, other: elementwise.to_dtype(self, other.dtype)
+    Tensor.expand_as = lambda self, other: shape.expand(self, other.shape)
+    Tensor.view_as = lambda self, other: shape.reshape(self, other.shape)
+    Tensor.reshape_as = Tensor.view_as
+
+
+_bind_tensor_methods()

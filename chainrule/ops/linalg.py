@@ -1,0 +1,189 @@
+"""Matrix products: matmul (batched, broadcast), mm, bmm, outer, dot, einsum.
+
+All contractions go to the BLAS library through NumPy/CuPy ``matmul``.
+Backprop recipe for ``Y = A B``: ``dL/dA = G B^T``, ``dL/dB = A^T G``, each
+summed over broadcast batch dims.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chainrule.autograd.function import Op
+from chainrule.backend import array_module
+from chainrule.ops.shape import broadcast_to, matrix_transpose, reshape, sum_to_shape, unsqueeze
+from chainrule.tensor import Tensor
+
+
+class MatMul(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_a = grad_b = None
+        if a.ndim == 1 and b.ndim == 1:  # dot product: grad is a scalar
+            return (grad * b if ctx.needs_input_grad[0] else None), (grad * a if ctx.needs_input_grad[1] else None)
+        # Promote vectors to matrices so one formula serves every case.
+        a2 = unsqueeze(a, 0) if a.ndim == 1 else a
+        b2 = unsqueeze(b, -1) if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = unsqueeze(g2, -2)
+        if b.ndim == 1:
+            g2 = unsqueeze(g2, -1)
+        if ctx.needs_input_grad[0]:
+            grad_a = reshape(sum_to_shape(g2 @ matrix_transpose(b2), a2.shape), a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = reshape(sum_to_shape(matrix_transpose(a2) @ g2, b2.shape), b.shape)
+        return grad_a, grad_b
+
+
+def _matmul_shapes_error(a: Tensor, b: Tensor, op: str):
+    return RuntimeError(
+        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
+        f"(inner dims {a.shape[-1] if a.ndim else '-'} and {b.shape[-2] if b.ndim > 1 else (b.shape[0] if b.ndim else '-')} differ)"
+    )
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with NumPy's rules: vectors are promoted, leading dims broadcast."""
+    from chainrule.ops.elementwise import _operands
+
+    a, b = _operands(input, other, "matmul")
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError("matmul: both arguments must be tensors of at least 1 dim")
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if a.shape[-1] != inner_b:
+        raise _matmul_shapes_error(a, b, "matmul")
+    return MatMul.apply(a, b)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expects two matrices, got shapes {input.shape} and {mat2.shape}")
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: expects two 3-d tensors with equal batch size, got shapes {input.shape} and {mat2.shape}")
+    return matmul(input, mat2)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
+        raise RuntimeError(f"dot: expects two 1-d tensors of equal size, got shapes {input.shape} and {other.shape}")
+    return matmul(input, other)
+
+
+inner = dot
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expects two 1-d tensors, got shapes {input.shape} and {vec2.shape}")
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+ger = outer
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expects a matrix and a vector, got shapes {input.shape} and {vec.shape}")
+    return matmul(input, vec)
+
+
+# --------------------------------------------------------------------------- einsum
+class Einsum(Op):
+    @staticmethod
+    def forward(ctx, *operands, equation):
+        ctx.equation = equation
+        ctx.save_for_backward(*operands)
+        return array_module(operands[0]).einsum(equation, *operands, optimize=len(operands) > 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inputs = ctx.saved_tensors
+        input_specs, output_spec = ctx.equation.split("->")
+        specs = input_specs.split(",")
+        grads = []
+        for i, (spec, x) in enumerate(zip(specs, inputs)):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            grads.append(_einsum_input_grad(i, spec, specs, output_spec, inputs, grad))
+        return tuple(grads)
+
+
+def _einsum_input_grad(i, spec, specs, output_spec, inputs, grad):
+    """d(einsum)/d(operand i): contract the output gradient with the other operands.
+
+    The result is computed for the labels of operand i that appear elsewhere;
+    labels summed inside operand i alone are broadcast back afterwards.
+    """
+    letters = spec.replace("...", "")
+    if len(set(letters)) != len(letters):
+        raise NotImplementedError(f"einsum backward: a repeated label in operand {i} ({spec!r}) is not supported")
+    others = [s for j, s in enumerate(specs) if j != i]
+    available = set(output_spec) | set("".join(others))
+    target = "".join(c for c in spec.replace("...", "\0") if c == "\0" or c in available).replace("\0", "...")
+    equation = ",".join([output_spec, *others]) + "->" + target
+    partial = Einsum.apply(grad, *[x for j, x in enumerate(inputs) if j != i], equation=equation)
+    x = inputs[i]
+    ellipsis_dims = partial.ndim - len(target.replace("...", ""))
+    kept_shape, full_shape, position, x_position = [], [], 0, 0
+    for char in spec.replace("...", "\0"):
+        if char == "\0":
+            kept_shape += partial.shape[position : position + ellipsis_dims]
+            full_shape += partial.shape[position : position + ellipsis_dims]
+            position += ellipsis_dims
+            x_position += x.ndim - len(letters)
+        elif char in available:
+            kept_shape.append(partial.shape[position])
+            full_shape.append(partial.shape[position])
+            position += 1
+            x_position += 1
+        else:
+            kept_shape.append(1)
+            full_shape.append(x.shape[x_position])
+            x_position += 1
+    result = broadcast_to(reshape(partial, tuple(kept_shape)), tuple(full_shape))
+    if result.ndim != x.ndim and not spec.startswith("..."):
+        raise NotImplementedError(f"einsum backward: broadcasting of '...' inside {spec!r} is not supported")
+    return sum_to_shape(result, x.shape)
+
+
+_LABELS = re.compile(r"[a-zA-Z]|\.\.\.")
+
+
+def _explicit_equation(equation: str, operands) -> str:
+    """Spaces removed and the implicit output (labels seen once, sorted) written out."""
+    equation = equation.replace(" ", "")
+    if "->" in equation:
+        return equation
+    labels = [t for t in _LABELS.findall(equation) if t != "..."]
+    once = sorted(c for c in set(labels) if labels.count(c) == 1)
+    return equation + "->" + ("..." if "..." in equation else "") + "".join(once)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; differentiable in every operand."""
+    from chainrule.ops.shape import _same_dtype
+
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = _same_dtype(operands, "einsum")
+    equation = _explicit_equation(equation, operands)
+    specs = equation.split("->")[0].split(",")
+    if len(specs) != len(operands):
+        raise ValueError(f"einsum: equation {equation!r} names {len(specs)} operands but {len(operands)} were given")
+    for spec, x in zip(specs, operands):
+        letters = len(spec.replace("...", ""))
+        if ("..." not in spec and letters != x.ndim) or ("..." in spec and letters > x.ndim):
+            raise ValueError(f"einsum: operand spec {spec!r} does not match an operand of shape {x.shape}")
+    return Einsum.apply(*operands, equation=equation)
