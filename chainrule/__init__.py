@@ -1,10 +1,10 @@
 """chainrule: neural networks as computation graphs, trained by the chain rule.
 
-    import chainrule as cr
-    x = cr.randn(64, 784)
-    w = cr.randn(784, 10, requires_grad=True)
-    loss = (x @ w).relu().mean()
-    loss.backward()          # w.grad now holds d loss / d w
+import chainrule as cr
+x = cr.randn(64, 784)
+w = cr.randn(784, 10, requires_grad=True)
+loss = (x @ w).relu().mean()
+loss.backward()          # w.grad now holds d loss / d w
 """
 
 from chainrule import autograd  # first: the graph machinery the tensor module builds on

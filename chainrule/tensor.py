@@ -150,7 +150,9 @@ class Tensor:
     # ------------------------------------------------------------------ conversion
     def numpy(self, force: bool = False) -> np.ndarray:
         if self._requires_grad and not force:
-            raise RuntimeError("numpy(): can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
+            )
         if type(self._data) is not np.ndarray:
             if not force:
                 raise TypeError(f"numpy(): can't convert a {self.device} tensor to NumPy; use tensor.cpu() first")
@@ -165,7 +167,9 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise RuntimeError(f"item(): a tensor with {self._data.size} elements cannot be converted to a Python scalar")
+            raise RuntimeError(
+                f"item(): a tensor with {self._data.size} elements cannot be converted to a Python scalar"
+            )
         return self._data.item()
 
     def tolist(self):
@@ -186,7 +190,9 @@ class Tensor:
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
-            raise TypeError(f"__index__: only integer tensors of a single element can be used as an index, got {self.dtype} of shape {self.shape}")
+            raise TypeError(
+                f"__index__: only integer tensors of a single element can be used as an index, got {self.dtype} of shape {self.shape}"
+            )
         return int(self._data.item())
 
     def __hash__(self) -> int:

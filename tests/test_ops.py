@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from harness import Case, Const, check_gradients, compare_with_torch, needs_torch
 
 idx_repeat = Const(np.array([0, 2, 2, 1, 0]))
@@ -17,7 +16,7 @@ CASES = [
     Case("sub_broadcast", lambda lib, a, b: a - b, [(3, 1, 4), (4,)]),
     Case("mul_broadcast", lambda lib, a, b: a * b, [(3, 1, 4), (2, 1)]),
     Case("div_broadcast", lambda lib, a, b: a / b, [(2, 3), (3,)], low=0.5, high=2.0),
-    Case("scalar_ops", lambda lib, a: (2.0 - a) * 3 / (a + 4) + 1.5 ** a - a / 2, [(5,)]),
+    Case("scalar_ops", lambda lib, a: (2.0 - a) * 3 / (a + 4) + 1.5**a - a / 2, [(5,)]),
     Case("rsub_rdiv", lambda lib, a: 1 / (1 + a) - 3 * a, [(4,)], low=0.1, high=1.0),
     Case("pow_tensor_scalar", lambda lib, a: a**3 + a**0.5, [(2, 3)], low=0.5, high=2.0),
     Case("pow_tensor_tensor", lambda lib, a, b: a**b, [(2, 3), (3,)], low=0.5, high=2.0),

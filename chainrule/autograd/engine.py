@@ -115,20 +115,22 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
 
 
 def _run_node(node, grad_outputs, pending, capture, create_graph, stored) -> None:
-    if len(grad_outputs) > 1 and None in grad_outputs:
+    if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
         grad_outputs = _materialize(node, grad_outputs)
+    checking = GradMode.anomaly
+    GradMode.anomaly = False  # a NaN made inside this backward is reported as this node's
     try:
         grads = type(node).backward(node, *grad_outputs)
     except (ValueError, IndexError, TypeError) as exc:
         raise type(exc)(f"{node.name} backward: {exc}") from exc
+    finally:
+        GradMode.anomaly = checking
     if type(grads) is not tuple:
         grads = (grads,)
     edges = node.next_edges
     if len(grads) != len(edges):
-        raise RuntimeError(
-            f"{node.name} backward returned {len(grads)} gradients but the op has {len(edges)} inputs"
-        )
-    if GradMode.anomaly:
+        raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients but the op has {len(edges)} inputs")
+    if checking:
         _check_anomaly(node, grads)
     for edge, gradient in zip(edges, grads):
         if edge is None or gradient is None:
@@ -183,7 +185,9 @@ def _materialize(node, grad_outputs):
     template = next(g for g in grad_outputs if g is not None)
     shapes = getattr(node, "output_shapes", None)
     return [
-        g if g is not None else Tensor._wrap(array_module(template._data).zeros(shapes[i] if shapes else template.shape, template.dtype))
+        g
+        if g is not None
+        else Tensor._wrap(array_module(template._data).zeros(shapes[i] if shapes else template.shape, template.dtype))
         for i, g in enumerate(grad_outputs)
     ]
 

@@ -207,6 +207,8 @@ def _connect(ctx, inputs, arrays, outputs, multiple):
     ctx.needs_input_grad = tuple(needs)
     ctx.next_edges = tuple(edges)
     ctx.num_outputs = len(outputs)
+    if multiple:
+        ctx.output_shapes = tuple(y.shape for y in outputs)
     if ctx.to_save:
         ctx.saved = tuple(_saved_entry(value, inputs, arrays, outputs) for value in ctx.to_save)
     else:
@@ -215,9 +217,7 @@ def _connect(ctx, inputs, arrays, outputs, multiple):
     if GradMode.anomaly:
         ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
     if multiple:
-        return tuple(
-            Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs)
-        )
+        return tuple(Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs))
     return Tensor._wrap(outputs[0], ctx)
 
 
@@ -252,9 +252,7 @@ def _check_finite(name: str, what: str, arrays) -> None:
 
 def _with_op_context(exc: Exception, name: str, inputs) -> Exception:
     """Re-raise a NumPy error as the same kind of error naming the op and its inputs."""
-    described = ", ".join(
-        f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else repr(x) for x in inputs
-    )
+    described = ", ".join(f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else repr(x) for x in inputs)
     message = f"{name}: {exc} (inputs: {described})"
     for kind in (IndexError, ValueError, TypeError):
         if isinstance(exc, kind):

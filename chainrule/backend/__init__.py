@@ -1,5 +1,6 @@
 """The backend: the only layer that knows whether arrays live in NumPy or CuPy."""
 
+from chainrule.backend import dtypes
 from chainrule.backend.device import (
     CPU,
     Device,
@@ -11,7 +12,6 @@ from chainrule.backend.device import (
     module_for,
     to_device,
 )
-from chainrule.backend import dtypes
 
 __all__ = [
     "CPU",

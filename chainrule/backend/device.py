@@ -50,7 +50,7 @@ class Device:
 CPU = Device("cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cupy_module():
     """CuPy if it is installed and sees a GPU, else None."""
     try:

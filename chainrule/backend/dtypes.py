@@ -74,6 +74,8 @@ def promote(a: np.dtype, a_ndim: int, b: np.dtype, b_ndim: int) -> np.dtype:
     if (a_ndim == 0) != (b_ndim == 0):
         dim_dtype, zero_dtype = (b, a) if a_ndim == 0 else (a, b)
         return dim_dtype if category(zero_dtype) <= category(dim_dtype) else zero_dtype
+    if category(a) != category(b):  # int64 + float32 is float32: the higher category wins as it is
+        return a if category(a) > category(b) else b
     return np.promote_types(a, b)
 
 

@@ -1,3 +1,3 @@
 """Neural-network layers, losses and the functional API."""
 
-from chainrule.nn import functional
+from chainrule.nn import functional as functional

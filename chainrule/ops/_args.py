@@ -9,7 +9,9 @@ def normalize_dim(dim: int, ndim: int, op: str) -> int:
     """A dim in [-ndim, ndim) as a non-negative axis, or IndexError naming the op."""
     bound = max(ndim, 1)
     if not -bound <= dim < bound:
-        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})")
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})"
+        )
     return dim % bound if ndim else 0
 
 

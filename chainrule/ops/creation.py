@@ -23,7 +23,9 @@ def as_array(data, dtype=None, copy: bool = False):
         except ValueError as exc:
             raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__}: {exc}") from None
         if array.dtype == object:
-            raise TypeError(f"tensor: cannot make a tensor from data of type {type(data).__name__} (ragged or non-numeric)")
+            raise TypeError(
+                f"tensor: cannot make a tensor from data of type {type(data).__name__} (ragged or non-numeric)"
+            )
         if dtype is None and not isinstance(data, np.generic):
             if array.dtype.kind == "f":
                 array = array.astype(dtypes.default_float)
@@ -171,7 +173,9 @@ def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor
     low, high = (0, bounds[0]) if len(bounds) == 1 else bounds
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    array = random.integers(low, high, size_args((size,)), dtype=np.int64 if dtype is None else dtype, device=device, generator=generator)
+    array = random.integers(
+        low, high, size_args((size,)), dtype=np.int64 if dtype is None else dtype, device=device, generator=generator
+    )
     return _finish(array, None, False)
 
 
@@ -257,4 +261,6 @@ def cpu(input: Tensor) -> Tensor:
 
 
 def cuda(input: Tensor, device=None) -> Tensor:
-    return to(input, Device("cuda", device if isinstance(device, int) else None) if not isinstance(device, str) else device)
+    return to(
+        input, Device("cuda", device if isinstance(device, int) else None) if not isinstance(device, str) else device
+    )

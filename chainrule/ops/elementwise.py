@@ -39,7 +39,6 @@ class Cast(Op):
         return to_dtype(grad, ctx.input_dtype)
 
 
-
 def to_dtype(input: Tensor, dtype) -> Tensor:
     """``input`` converted to ``dtype`` (the same tensor when it already has it)."""
     dtype = dtypes.as_dtype(dtype)

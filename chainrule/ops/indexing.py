@@ -109,9 +109,13 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = normalize_dim(dim, input.ndim, "gather")
     index_array = _check_index_tensor(index, "gather")
     if index_array.ndim != input.ndim:
-        raise RuntimeError(f"gather: index of shape {index.shape} must have as many dims as input of shape {input.shape}")
+        raise RuntimeError(
+            f"gather: index of shape {index.shape} must have as many dims as input of shape {input.shape}"
+        )
     if any(i != axis and index_array.shape[i] > input.shape[i] for i in range(input.ndim)):
-        raise RuntimeError(f"gather: index of shape {index.shape} is larger than input of shape {input.shape} outside dim {axis}")
+        raise RuntimeError(
+            f"gather: index of shape {index.shape} is larger than input of shape {input.shape} outside dim {axis}"
+        )
     if any(i != axis and index_array.shape[i] < input.shape[i] for i in range(input.ndim)):
         input = input[tuple(slice(None) if i == axis else slice(0, n) for i, n in enumerate(index_array.shape))]
     return Gather.apply(input, index=index_array, axis=axis)

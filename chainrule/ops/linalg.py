@@ -70,7 +70,9 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise RuntimeError(f"bmm: expects two 3-d tensors with equal batch size, got shapes {input.shape} and {mat2.shape}")
+        raise RuntimeError(
+            f"bmm: expects two 3-d tensors with equal batch size, got shapes {input.shape} and {mat2.shape}"
+        )
     return matmul(input, mat2)
 
 
@@ -112,7 +114,7 @@ class Einsum(Op):
         input_specs, output_spec = ctx.equation.split("->")
         specs = input_specs.split(",")
         grads = []
-        for i, (spec, x) in enumerate(zip(specs, inputs)):
+        for i, spec in enumerate(specs):
             if not ctx.needs_input_grad[i]:
                 grads.append(None)
                 continue

@@ -98,7 +98,9 @@ def _correction(unbiased, correction) -> int:
     return 1 if unbiased is None or unbiased else 0
 
 
-def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None) -> Tensor:
+def var(
+    input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
+) -> Tensor:
     """Variance over ``dim``; ``unbiased=True`` (default) divides by N - 1."""
     if isinstance(dim, bool) and unbiased is None:
         dim, unbiased = None, dim
@@ -108,7 +110,9 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     return Var.apply(input, axes=axes, keepdim=keepdim, correction=_correction(unbiased, correction))
 
 
-def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None) -> Tensor:
+def std(
+    input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
+) -> Tensor:
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
 
 

@@ -239,7 +239,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
     tensors = _same_dtype(tensors, "cat")
     dim = normalize_dim(dim, tensors[0].ndim, "cat")
     for i, x in enumerate(tensors):
-        if x.ndim != tensors[0].ndim or x.shape[:dim] + x.shape[dim + 1 :] != tensors[0].shape[:dim] + tensors[0].shape[dim + 1 :]:
+        if (
+            x.ndim != tensors[0].ndim
+            or x.shape[:dim] + x.shape[dim + 1 :] != tensors[0].shape[:dim] + tensors[0].shape[dim + 1 :]
+        ):
             raise RuntimeError(
                 f"cat: sizes of tensors must match except in dim {dim}; tensor 0 has shape {tensors[0].shape} "
                 f"and tensor {i} has shape {x.shape}"
@@ -266,7 +269,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = _same_dtype(tensors, "stack")
     for i, x in enumerate(tensors):
         if x.shape != tensors[0].shape:
-            raise RuntimeError(f"stack: expects tensors of equal shape, got {tensors[0].shape} at 0 and {x.shape} at {i}")
+            raise RuntimeError(
+                f"stack: expects tensors of equal shape, got {tensors[0].shape} at 0 and {x.shape} at {i}"
+            )
     dim = normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, dim=dim)
 
@@ -358,7 +363,9 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
         before, after = widths[axis]
         n = input.shape[axis]
         if mode == "reflect" and (before >= n or after >= n):
-            raise ValueError(f"pad: reflect padding {widths[axis]} must be smaller than the dim size {n} (shape {input.shape})")
+            raise ValueError(
+                f"pad: reflect padding {widths[axis]} must be smaller than the dim size {n} (shape {input.shape})"
+            )
         positions = np.arange(-before, n + after)
         if mode == "reflect":
             period = 2 * (n - 1) if n > 1 else 1
