@@ -115,35 +115,48 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
 
 
 def _run_node(node, grad_outputs, pending, capture, create_graph, stored) -> None:
+    """Apply one node's vector-Jacobian product and route the results along its edges."""
     if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
         grad_outputs = _materialize(node, grad_outputs)
-    checking = GradMode.anomaly
-    GradMode.anomaly = False  # a NaN made inside this backward is reported as this node's
-    try:
-        grads = type(node).backward(node, *grad_outputs)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise type(exc)(f"{node.name} backward: {exc}") from exc
-    finally:
-        GradMode.anomaly = checking
+    if GradMode.anomaly:
+        grads = _checked_backward(node, grad_outputs)
+    else:
+        try:
+            grads = type(node).backward(node, *grad_outputs)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise type(exc)(f"{node.name} backward: {exc}") from exc
     if type(grads) is not tuple:
         grads = (grads,)
     edges = node.next_edges
     if len(grads) != len(edges):
         raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients but the op has {len(edges)} inputs")
-    if checking:
-        _check_anomaly(node, grads)
     for edge, gradient in zip(edges, grads):
         if edge is None or gradient is None:
             continue
         target, output_nr = edge
-        if type(target) is Tensor or not isinstance(target, Node):
+        if isinstance(target, Node):
+            slots = pending.get(target)
+            if slots is None:
+                slots = pending[target] = [None] * target.num_outputs
+            previous = slots[output_nr]
+            slots[output_nr] = gradient if previous is None else previous + gradient
+        else:
             if gradient.shape != target.shape:
                 raise RuntimeError(
                     f"{node.name} backward: gradient of shape {gradient.shape} for an input of shape {target.shape}"
                 )
             _deliver(target, gradient, capture, create_graph, stored)
-        else:
-            _add_pending(pending, target, output_nr, gradient)
+
+
+def _checked_backward(node, grad_outputs):
+    """The node's backward under detect_anomaly: a NaN made inside it is reported as this node's."""
+    GradMode.anomaly = False
+    try:
+        grads = type(node).backward(node, *grad_outputs)
+    finally:
+        GradMode.anomaly = True
+    _check_anomaly(node, grads if type(grads) is tuple else (grads,))
+    return grads
 
 
 def _add_pending(pending, node, output_nr, gradient) -> None:

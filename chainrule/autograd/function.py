@@ -51,6 +51,7 @@ class Node:
 
     name = "node"
     differentiable = True
+    to_save: tuple = ()  # set by save_for_backward during forward
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -104,7 +105,6 @@ class Op(Node):
     def apply(cls, *inputs, **params):
         """Run the op on ``inputs`` (Tensors or constants); ``params`` are static arguments."""
         ctx = cls.__new__(cls)
-        ctx.to_save = ()
         arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         try:
             output = cls.forward(ctx, *arrays, **params)
@@ -209,11 +209,12 @@ def _connect(ctx, inputs, arrays, outputs, multiple):
     ctx.num_outputs = len(outputs)
     if multiple:
         ctx.output_shapes = tuple(y.shape for y in outputs)
-    if ctx.to_save:
-        ctx.saved = tuple(_saved_entry(value, inputs, arrays, outputs) for value in ctx.to_save)
+    to_save = ctx.to_save
+    if to_save:
+        ctx.saved = tuple(_saved_entry(value, inputs, arrays, outputs) for value in to_save)
+        ctx.to_save = ()
     else:
         ctx.saved = ()
-    del ctx.to_save
     if GradMode.anomaly:
         ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
     if multiple:

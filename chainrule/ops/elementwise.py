@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule.autograd.function import Op
 from chainrule.backend import array_module, dtypes
+from chainrule.ops.creation import as_tensor
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
 
@@ -58,8 +59,27 @@ def _scalar(value):
 
 def _operands(a, b, op: str):
     """Promote ``a``, ``b`` (tensors or Python scalars) to a common dtype, PyTorch's rules."""
-    from chainrule.ops.creation import as_tensor
+    # Fast path (most calls): two tensors of one dtype, or a tensor and a scalar it absorbs.
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype:
+                return a, b
+        elif _absorbs(a, b):
+            return a, b
+    elif isinstance(b, Tensor) and _absorbs(b, a):
+        return a, b
+    return _promoted_operands(a, b, op)
 
+
+def _absorbs(tensor: Tensor, scalar) -> bool:
+    """Whether a Python scalar leaves the tensor's dtype unchanged (float into float, int into int or float)."""
+    kind = tensor._data.dtype.kind
+    if scalar.__class__ is float:
+        return kind == "f"
+    return scalar.__class__ is int and kind in "fiu"
+
+
+def _promoted_operands(a, b, op: str):
     if not isinstance(a, Tensor):
         a = _scalar(a)
         if not isinstance(a, _SCALARS):
@@ -69,12 +89,8 @@ def _operands(a, b, op: str):
         if not isinstance(b, _SCALARS):
             b = as_tensor(b)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a._data.dtype != b._data.dtype:
-            dtype = result_dtype(a.dtype, a.ndim, b.dtype, b.ndim)
-            a, b = to_dtype(a, dtype), to_dtype(b, dtype)
-        elif a.device != b.device:
-            raise RuntimeError(f"{op}: expected both tensors on the same device, got {a.device} and {b.device}")
-        return a, b
+        dtype = result_dtype(a.dtype, a.ndim, b.dtype, b.ndim)
+        return to_dtype(a, dtype), to_dtype(b, dtype)
     tensor, scalar = (a, b) if isinstance(a, Tensor) else (b, a)
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
@@ -198,7 +214,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
     if alpha != 1:
         other = mul(other, alpha)
     a, b = _operands(input, other, "sub")
-    if a.__class__ is bool or getattr(a, "dtype", None) == dtypes.bool_:
+    if isinstance(a, Tensor) and a._data.dtype.kind == "b" or isinstance(b, Tensor) and b._data.dtype.kind == "b":
         raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor or ~")
     return Sub.apply(a, b)
 
@@ -359,8 +375,6 @@ class Where(Op):
 
 def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (all three broadcast)."""
-    from chainrule.ops.creation import as_tensor
-
     condition = as_tensor(condition)
     if condition.dtype != dtypes.bool_:
         condition = Tensor._wrap(condition._data.astype(bool))
@@ -558,7 +572,26 @@ class Tanh(Op):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (1.0 - y * y)
+        return TanhBackward.apply(grad, y)
+
+
+class TanhBackward(Op):
+    """tanh's vector-Jacobian product g (1 - y^2) as one op, itself differentiable."""
+
+    name = "tanh_backward"
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.save_for_backward(grad, y)
+        return grad * (1 - y * y)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        grad, y = ctx.saved_tensors
+        return (
+            TanhBackward.apply(grad_grad, y) if ctx.needs_input_grad[0] else None,
+            grad_grad * grad * y * -2.0 if ctx.needs_input_grad[1] else None,
+        )
 
 
 class Sigmoid(Op):
@@ -574,7 +607,26 @@ class Sigmoid(Op):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * y * (1.0 - y)
+        return SigmoidBackward.apply(grad, y)
+
+
+class SigmoidBackward(Op):
+    """sigmoid's vector-Jacobian product g y (1 - y) as one op, itself differentiable."""
+
+    name = "sigmoid_backward"
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.save_for_backward(grad, y)
+        return grad * y * (1 - y)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        grad, y = ctx.saved_tensors
+        return (
+            SigmoidBackward.apply(grad_grad, y) if ctx.needs_input_grad[0] else None,
+            grad_grad * grad * (1.0 - 2.0 * y) if ctx.needs_input_grad[1] else None,
+        )
 
 
 class Relu(Op):
@@ -587,7 +639,23 @@ class Relu(Op):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
+        return ReluBackward.apply(grad, y)
+
+
+class ReluBackward(Op):
+    """relu's vector-Jacobian product g 1[y > 0]; linear in g, and zero derivative in y."""
+
+    name = "relu_backward"
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        ctx.save_for_backward(y)
         return grad * (y > 0)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        (y,) = ctx.saved_tensors
+        return ReluBackward.apply(grad_grad, y), None
 
 
 class Abs(Op):
