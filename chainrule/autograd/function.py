@@ -52,6 +52,9 @@ class Node:
     name = "node"
     differentiable = True
     to_save: tuple = ()  # set by save_for_backward during forward
+    saved: tuple | str = ()  # resolved entries once the node joins the graph; _RELEASED after backward
+    num_outputs = 1
+    next_edges: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -87,7 +90,11 @@ class Node:
 
     def release(self) -> None:
         self.saved = _RELEASED
-        self.output_arrays = None
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether backward must return its gradient."""
+        return tuple([edge is not None for edge in self.next_edges])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
@@ -110,19 +117,17 @@ class Op(Node):
             output = cls.forward(ctx, *arrays, **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise _with_op_context(exc, cls.name, inputs) from exc
-        multiple = type(output) is tuple
-        outputs = output if multiple else (output,)
-        if type(outputs[0]) is not np.ndarray or multiple:
-            outputs = _as_arrays(ctx, outputs)
+        if type(output) is not np.ndarray:
+            output = _as_arrays(ctx, output)
         if GradMode.anomaly:
-            _check_finite(cls.name, "forward output", outputs)
+            _check_finite(cls.name, "forward output", output if type(output) is tuple else (output,))
         if GradMode.enabled and cls.differentiable:
             for x in inputs:
                 if isinstance(x, Tensor) and x._requires_grad:
-                    return _connect(ctx, inputs, arrays, outputs, multiple)
-        if multiple:
-            return tuple(Tensor._wrap(y) for y in outputs)
-        return Tensor._wrap(outputs[0])
+                    return _connect(ctx, inputs, arrays, output)
+        if type(output) is tuple:
+            return tuple(Tensor._wrap(y) for y in output)
+        return Tensor._wrap(output)
 
     @staticmethod
     def forward(ctx, *arrays, **params):
@@ -157,8 +162,7 @@ class Function(Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
-        ctx.to_save = ()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.next_edges = tuple((a, 0) if isinstance(a, Tensor) and a._requires_grad else None for a in args)
         detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
         with no_grad():
             result = cls.forward(ctx, *detached, **kwargs)
@@ -174,7 +178,7 @@ class Function(Node):
         if GradMode.anomaly:
             _check_finite(cls.name, "forward output", outputs)
         if GradMode.enabled and any(ctx.needs_input_grad):
-            return _connect(ctx, args, arrays, outputs, multiple)
+            return _connect(ctx, args, arrays, outputs if multiple else outputs[0])
         return result
 
     @staticmethod
@@ -193,36 +197,28 @@ def _data_of(value):
     return value._data if isinstance(value, Tensor) else value
 
 
-def _connect(ctx, inputs, arrays, outputs, multiple):
-    """Make ``ctx`` a graph node and return its outputs as tensors that require grad."""
-    needs = []
-    edges = []
-    for x in inputs:
-        if isinstance(x, Tensor) and x._requires_grad:
-            needs.append(True)
-            edges.append((x.grad_fn, x._output_nr) if x.grad_fn is not None else (x, 0))
-        else:
-            needs.append(False)
-            edges.append(None)
-    ctx.needs_input_grad = tuple(needs)
-    ctx.next_edges = tuple(edges)
-    ctx.num_outputs = len(outputs)
-    if multiple:
-        ctx.output_shapes = tuple(y.shape for y in outputs)
+def _connect(ctx, inputs, arrays, output):
+    """Make ``ctx`` a graph node and return its output(s) as tensors that require grad."""
+    ctx.next_edges = tuple(
+        [(x.grad_fn or x, x._output_nr) if isinstance(x, Tensor) and x._requires_grad else None for x in inputs]
+    )
+    multiple = type(output) is tuple
+    outputs = output if multiple else (output,)
     to_save = ctx.to_save
     if to_save:
-        ctx.saved = tuple(_saved_entry(value, inputs, arrays, outputs) for value in to_save)
+        ctx.saved = tuple([_saved_entry(value, inputs, arrays, outputs) for value in to_save])
         ctx.to_save = ()
-    else:
-        ctx.saved = ()
     if GradMode.anomaly:
         ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
-    if multiple:
-        return tuple(Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs))
-    return Tensor._wrap(outputs[0], ctx)
+    if not multiple:
+        return Tensor._wrap(output, ctx)
+    ctx.num_outputs = len(outputs)
+    ctx.output_shapes = tuple(y.shape for y in outputs)
+    return tuple(Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs))
 
 
 def _saved_entry(value, inputs, arrays, outputs):
+    """How a saved value comes back: as the input tensor, as the output, or as a constant."""
     for x, array in zip(inputs, arrays):
         if value is array and isinstance(x, Tensor):
             return (Tensor, x, x._version)
@@ -232,17 +228,19 @@ def _saved_entry(value, inputs, arrays, outputs):
     return (None, Tensor._wrap(value) if is_array(value) else value, None)
 
 
-def _as_arrays(ctx, outputs):
+def _as_arrays(ctx, output):
     """NumPy turns 0-d results into scalars; keep every tensor backed by an array.
 
     What forward saved is re-pointed at the converted outputs so it is still
     recognised as the output.
     """
+    multiple = type(output) is tuple
+    outputs = output if multiple else (output,)
     converted = tuple(y if is_array(y) else np.asarray(y) for y in outputs)
     if ctx.to_save:
         replace = {id(y): c for y, c in zip(outputs, converted) if y is not c}
         ctx.to_save = tuple(replace.get(id(v), v) for v in ctx.to_save)
-    return converted
+    return converted if multiple else converted[0]
 
 
 def _check_finite(name: str, what: str, arrays) -> None:

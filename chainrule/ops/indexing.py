@@ -33,6 +33,13 @@ def _index_part(part):
     return part
 
 
+def _index_on(xp, index):
+    """Index arrays moved to the device of the array they index (CuPy wants its own arrays)."""
+    if isinstance(index, tuple):
+        return tuple(xp.asarray(part) if isinstance(part, np.ndarray) else part for part in index)
+    return xp.asarray(index) if isinstance(index, np.ndarray) else index
+
+
 def _has_array_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return any(is_array(part) and part.dtype.kind != "b" for part in parts)
@@ -43,6 +50,9 @@ class Index(Op):
 
     @staticmethod
     def forward(ctx, x, index):
+        xp = array_module(x)
+        if xp is not np:
+            index = _index_on(xp, index)
         ctx.input_shape, ctx.index = x.shape, index
         return x[index]
 
