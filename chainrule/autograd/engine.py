@@ -10,8 +10,9 @@ leaf are accumulated into its ``.grad``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappop, heappush
 
-from chainrule.autograd.function import Node, _check_finite
+from chainrule.autograd.function import _RELEASED, Node, _check_finite
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.backend import array_module
 from chainrule.tensor import Tensor
@@ -85,9 +86,18 @@ def _roots(tensors, grad_tensors, caller: str):
 
 
 def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
-    """Propagate the root gradients; capture those of ``inputs`` if given, else fill leaf ``.grad``."""
+    """Propagate the root gradients; capture those of ``inputs`` if given, else fill leaf ``.grad``.
+
+    Nodes are numbered as they are recorded and every node is recorded after
+    the nodes of its inputs, so running the pending node with the highest
+    number first visits each node after all of its consumers: a topological
+    order with no separate traversal.
+    """
     capture = _Capture(inputs) if inputs is not None else None
+    if capture is not None:
+        capture.mark_useful([t.grad_fn for t, _ in roots if t.grad_fn is not None])
     pending: dict[Node, list] = {}
+    ready: list = []  # heap of (-sequence_nr, node)
     stored: set[int] = set()  # arrays stored into some .grad during this pass
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
@@ -97,24 +107,23 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
             if tensor.grad_fn is None:
                 _deliver(tensor, gradient, capture, create_graph, stored)
             else:
-                _add_pending(pending, tensor.grad_fn, tensor._output_nr, gradient)
-        for node in _topological_order([t.grad_fn for t, _ in roots if t.grad_fn is not None], capture):
-            grad_outputs = pending.pop(node, None)
-            if grad_outputs is None:
-                continue
+                _add_pending(pending, ready, tensor.grad_fn, tensor._output_nr, gradient)
+        while ready:
+            node = heappop(ready)[1]
+            grad_outputs = pending.pop(node)
             if capture is not None:
                 capture.take_from_node(node, grad_outputs)
                 if not capture.needs_backward(node):
                     continue
-            _run_node(node, grad_outputs, pending, capture, create_graph, stored)
+            _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored)
             if not retain_graph:
-                node.release()
+                node.saved = _RELEASED
     finally:
         GradMode.enabled = previous_mode
     return capture.results if capture is not None else None
 
 
-def _run_node(node, grad_outputs, pending, capture, create_graph, stored) -> None:
+def _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored) -> None:
     """Apply one node's vector-Jacobian product and route the results along its edges."""
     if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
         grad_outputs = _materialize(node, grad_outputs)
@@ -138,6 +147,7 @@ def _run_node(node, grad_outputs, pending, capture, create_graph, stored) -> Non
             slots = pending.get(target)
             if slots is None:
                 slots = pending[target] = [None] * target.num_outputs
+                heappush(ready, (-target.sequence_nr, target))
             previous = slots[output_nr]
             slots[output_nr] = gradient if previous is None else previous + gradient
         else:
@@ -159,10 +169,11 @@ def _checked_backward(node, grad_outputs):
     return grads
 
 
-def _add_pending(pending, node, output_nr, gradient) -> None:
+def _add_pending(pending, ready, node, output_nr, gradient) -> None:
     slots = pending.get(node)
     if slots is None:
         slots = pending[node] = [None] * node.num_outputs
+        heappush(ready, (-node.sequence_nr, node))
     slots[output_nr] = gradient if slots[output_nr] is None else slots[output_nr] + gradient
 
 
@@ -213,10 +224,9 @@ def _check_anomaly(node, grads) -> None:
         raise RuntimeError(f"{exc}\nThe forward call that created this node:\n{stack}") from None
 
 
-def _topological_order(roots, capture=None) -> list:
-    """Nodes reachable from ``roots``, each before every node it feeds gradients to."""
+def _post_order(roots, visit) -> None:
+    """Call ``visit(node)`` on every node reachable from ``roots``, children first (no recursion)."""
     visited = set()
-    post_order = []
     for root in roots:
         if root in visited:
             continue
@@ -233,11 +243,7 @@ def _topological_order(roots, capture=None) -> list:
                         break
             else:
                 stack.pop()
-                post_order.append(node)
-                if capture is not None:
-                    capture.note_reachability(node)
-    post_order.reverse()
-    return post_order
+                visit(node)
 
 
 class _Capture:
@@ -253,6 +259,9 @@ class _Capture:
             else:
                 self.node_slots.setdefault((x.grad_fn, x._output_nr), []).append(i)
         self.useful = set()  # nodes whose backward leads to a requested input
+
+    def mark_useful(self, roots) -> None:
+        _post_order(roots, self.note_reachability)
 
     def note_reachability(self, node) -> None:
         # Called in post-order, so every child has been classified already.

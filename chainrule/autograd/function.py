@@ -29,6 +29,7 @@ its own node, so no reference cycle keeps activations alive.
 
 from __future__ import annotations
 
+import itertools
 import traceback
 
 import numpy as np
@@ -39,6 +40,7 @@ from chainrule.tensor import Tensor
 
 _RELEASED = "released"
 _OUTPUT = object()  # marks a saved entry that is the node's own output
+_sequence = itertools.count()  # recording order: every node is numbered after its inputs' nodes
 
 
 class Node:
@@ -202,6 +204,7 @@ def _connect(ctx, inputs, arrays, output):
     ctx.next_edges = tuple(
         [(x.grad_fn or x, x._output_nr) if isinstance(x, Tensor) and x._requires_grad else None for x in inputs]
     )
+    ctx.sequence_nr = next(_sequence)
     multiple = type(output) is tuple
     outputs = output if multiple else (output,)
     to_save = ctx.to_save

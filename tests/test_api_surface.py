@@ -1,0 +1,57 @@
+"""Every name of the contract's Tensors and Autograd sections exists, as a function and as a method."""
+
+from __future__ import annotations
+
+import pytest
+
+import chainrule as cr
+
+FUNCTIONS = """
+tensor from_numpy zeros ones full empty zeros_like ones_like full_like arange linspace eye rand randn randint
+rand_like randn_like manual_seed cat stack where maximum minimum einsum no_grad enable_grad is_grad_enabled
+exp log log1p expm1 sqrt rsqrt abs sign sin cos tanh sigmoid relu clamp pow reciprocal floor ceil round
+sum mean var std max min amax amin argmax argmin logsumexp prod norm
+reshape flatten unflatten squeeze unsqueeze transpose permute broadcast_to split chunk flip gather scatter_add
+index_select masked_fill tril triu matmul mm bmm outer dot
+float32 float64 int64 int32 bool
+""".split()
+
+METHODS = """
+numpy item tolist detach clone to float double long requires_grad_ zero_ backward size numel
+exp log log1p expm1 sqrt rsqrt abs sign sin cos tanh sigmoid relu clamp pow reciprocal floor ceil round
+sum mean var std max min amax amin argmax argmin logsumexp prod norm
+reshape view flatten unflatten squeeze unsqueeze transpose permute expand broadcast_to repeat split chunk flip
+gather scatter_add index_select masked_fill tril triu matmul mm bmm outer dot
+__add__ __sub__ __mul__ __truediv__ __floordiv__ __pow__ __matmul__ __neg__ __eq__ __ne__ __lt__ __le__
+__gt__ __ge__ __getitem__ __setitem__ __array__ __repr__
+__radd__ __rsub__ __rmul__ __rtruediv__ __rpow__ __rmatmul__
+""".split()
+
+ATTRIBUTES = "shape dtype device ndim requires_grad grad grad_fn is_leaf T data".split()
+
+AUTOGRAD = "grad Function gradcheck gradgradcheck detect_anomaly backward".split()
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_exists(name):
+    assert hasattr(cr, name), f"cr.{name} is missing"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_exists(name):
+    assert callable(getattr(cr.Tensor, name, None)), f"Tensor.{name} is missing"
+
+
+@pytest.mark.parametrize("name", ATTRIBUTES)
+def test_attribute_exists(name):
+    x = cr.ones(2, 2)
+    getattr(x, name)
+
+
+@pytest.mark.parametrize("name", AUTOGRAD)
+def test_autograd_name_exists(name):
+    assert hasattr(cr.autograd, name)
+
+
+def test_pad_is_in_nn_functional():
+    assert callable(cr.nn.functional.pad)
