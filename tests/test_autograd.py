@@ -315,3 +315,17 @@ def test_repr_shows_values_shape_dtype_and_grad_fn():
     text = repr(x * 2)
     assert "2., 4." in text and "shape=(1, 2)" in text and "dtype=float32" in text and "MulBackward" in text
     assert "requires_grad=True" in repr(x)
+
+
+def test_float32_stays_float32_through_forward_and_backward():
+    cr.manual_seed(0)
+    x = cr.randn(8, 5)
+    w1 = cr.randn(5, 7, requires_grad=True)
+    w2 = cr.randn(7, 3, requires_grad=True)
+    h = cr.sigmoid(x @ w1 * 0.5 + 1)
+    out = cr.tanh(h @ w2).relu()
+    loss = (cr.logsumexp(out, dim=1) - out.mean(1)).var() + out.std() + (h**2).sum() / 3
+    for t in (h, out, loss):
+        assert t.dtype == cr.float32
+    loss.backward()
+    assert w1.grad.dtype == cr.float32 and w2.grad.dtype == cr.float32
