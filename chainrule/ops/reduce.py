@@ -35,6 +35,11 @@ def _expand_back(grad: Tensor, ctx) -> Tensor:
     return broadcast_to(grad, ctx.input_shape)
 
 
+def _kept(output: Tensor, ctx) -> Tensor:
+    """The forward output with the reduced dims kept as size 1 (so it broadcasts against the input)."""
+    return output if ctx.keepdim else reshape(output, kept_shape(ctx.input_shape, ctx.axes))
+
+
 class Sum(Op):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype=None):
@@ -129,7 +134,7 @@ class Amax(Op):
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        y_kept = y if ctx.keepdim else reshape(y, kept_shape(ctx.input_shape, ctx.axes))
+        y_kept = _kept(y, ctx)
         hits = to_dtype(x == y_kept, grad.dtype)
         return _expand_back(grad, ctx) * hits / hits.sum(dim=ctx.axes, keepdim=True)
 
@@ -227,7 +232,7 @@ class LogSumExp(Op):
     def backward(ctx, grad):
         # d/dx logsumexp(x) = softmax(x) = exp(x - y)
         x, y = ctx.saved_tensors
-        y_kept = y if ctx.keepdim else reshape(y, kept_shape(ctx.input_shape, ctx.axes))
+        y_kept = _kept(y, ctx)
         return _expand_back(grad, ctx) * exp(x - y_kept)
 
 
@@ -249,7 +254,7 @@ class Prod(Op):
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        y_kept = y if ctx.keepdim else reshape(y, kept_shape(ctx.input_shape, ctx.axes))
+        y_kept = _kept(y, ctx)
         grad_kept = _expand_back(grad, ctx)
         if not bool((x._data == 0).any()):
             return grad_kept * y_kept / x
@@ -299,7 +304,7 @@ class Norm2(Op):
     def backward(ctx, grad):
         # d |x| / dx = x / |x|, taken as 0 at x = 0 (the subgradient PyTorch uses)
         x, y = ctx.saved_tensors
-        y_kept = y if ctx.keepdim else reshape(y, kept_shape(ctx.input_shape, ctx.axes))
+        y_kept = _kept(y, ctx)
         safe = where(y_kept == 0, 1.0, y_kept)
         return _expand_back(grad, ctx) * where(y_kept == 0, 0.0, x / safe)
 
