@@ -29,6 +29,7 @@ its own node, so no reference cycle keeps activations alive.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import traceback
 
@@ -75,25 +76,23 @@ class Node:
                 "values after they were freed). Saved values are freed by backward() and autograd.grad(); "
                 "pass retain_graph=True to the first call if you need to backward twice."
             )
-        return tuple(self._unpack(entry) for entry in saved)
-
-    def _unpack(self, entry):
-        kind, value, extra = entry
-        if kind is Tensor:
-            if value._version != extra:
-                raise RuntimeError(
-                    f"{self.name} backward: an input saved for the gradient was modified in place after "
-                    f"the forward pass (version {value._version}, expected {extra})"
-                )
-            return value
-        if kind is _OUTPUT:
-            return Tensor._wrap(value, self, extra)
-        return value
+        values = []
+        for kind, value, extra in saved:
+            if kind is Tensor:
+                if value._version != extra:
+                    raise RuntimeError(
+                        f"{self.name} backward: an input saved for the gradient was modified in place after "
+                        f"the forward pass (version {value._version}, expected {extra})"
+                    )
+            elif kind is _OUTPUT:
+                value = Tensor._wrap(value, self, extra)
+            values.append(value)
+        return tuple(values)
 
     def release(self) -> None:
         self.saved = _RELEASED
 
-    @property
+    @functools.cached_property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether backward must return its gradient."""
         return tuple([edge is not None for edge in self.next_edges])
@@ -209,7 +208,7 @@ def _connect(ctx, inputs, arrays, output):
     outputs = output if multiple else (output,)
     to_save = ctx.to_save
     if to_save:
-        ctx.saved = tuple([_saved_entry(value, inputs, arrays, outputs) for value in to_save])
+        ctx.saved = _saved_entries(to_save, inputs, arrays, outputs)
         ctx.to_save = ()
     if GradMode.anomaly:
         ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
@@ -220,15 +219,26 @@ def _connect(ctx, inputs, arrays, output):
     return tuple(Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs))
 
 
-def _saved_entry(value, inputs, arrays, outputs):
-    """How a saved value comes back: as the input tensor, as the output, or as a constant."""
-    for x, array in zip(inputs, arrays):
-        if value is array and isinstance(x, Tensor):
-            return (Tensor, x, x._version)
-    for i, y in enumerate(outputs):
-        if value is y:
-            return (_OUTPUT, y, i)
-    return (None, Tensor._wrap(value) if is_array(value) else value, None)
+def _saved_entries(to_save, inputs, arrays, outputs) -> tuple:
+    """How each saved value comes back: as the input tensor, as the output, or as a constant."""
+    entries = []
+    for value in to_save:
+        i = 0
+        for array in arrays:
+            if value is array:
+                x = inputs[i]
+                if isinstance(x, Tensor):
+                    entries.append((Tensor, x, x._version))
+                    break
+            i += 1
+        else:
+            for nr, output in enumerate(outputs):
+                if value is output:
+                    entries.append((_OUTPUT, value, nr))
+                    break
+            else:
+                entries.append((None, Tensor._wrap(value) if is_array(value) else value, None))
+    return tuple(entries)
 
 
 def _as_arrays(ctx, output):
