@@ -113,7 +113,9 @@ class Op(Node):
     def apply(cls, *inputs, **params):
         """Run the op on ``inputs`` (Tensors or constants); ``params`` are static arguments."""
         ctx = cls.__new__(cls)
-        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        arrays = []
+        for x in inputs:  # a plain loop: cheaper than a comprehension for one or two inputs
+            arrays.append(x._data if isinstance(x, Tensor) else x)
         try:
             output = cls.forward(ctx, *arrays, **params)
         except (ValueError, IndexError, TypeError) as exc:
