@@ -55,3 +55,17 @@ def test_autograd_name_exists(name):
 
 def test_pad_is_in_nn_functional():
     assert callable(cr.nn.functional.pad)
+
+
+OPTIM = "SGD Adam AdamW RMSprop Adagrad".split()
+SCHEDULERS = "StepLR MultiStepLR ExponentialLR CosineAnnealingLR LambdaLR OneCycleLR InverseTimeLR".split()
+
+
+@pytest.mark.parametrize("name", OPTIM)
+def test_optimizer_exists(name):
+    assert hasattr(cr.optim, name)
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_scheduler_exists(name):
+    assert hasattr(cr.optim.lr_scheduler, name)

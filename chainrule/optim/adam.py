@@ -1,0 +1,143 @@
+"""Adam: adaptive moment estimation, with optional AMSGrad and decoupled weight decay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
+from chainrule.tensor import Tensor
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma and Ba, 2014): steps scaled by running estimates of the gradient's moments.
+
+    .. math::
+       \begin{aligned}
+         &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
+            f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon,\
+            \textit{amsgrad},\ \textit{maximize} \\
+         &m_0 \leftarrow 0,\ v_0 \leftarrow 0,\ \hat{v}_0^{\max} \leftarrow 0 \\
+         &\textbf{for}\ t = 1, 2, \ldots\ \textbf{do} \\
+         &\quad g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+            \quad (\text{negated if } \textit{maximize}) \\
+         &\quad \textbf{if}\ \lambda \neq 0: \
+            g_t \leftarrow g_t + \lambda \theta_{t-1}
+            \quad (\text{AdamW instead: } \theta_{t-1} \leftarrow \theta_{t-1} - \gamma \lambda \theta_{t-1}) \\
+         &\quad m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+         &\quad v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+         &\quad \widehat{m_t} \leftarrow m_t / (1 - \beta_1^t) \\
+         &\quad \textbf{if}\ \textit{amsgrad}:\
+            v_t^{\max} \leftarrow \max(v_{t-1}^{\max}, v_t),\ \
+            \widehat{v_t} \leftarrow v_t^{\max} / (1 - \beta_2^t) \\
+         &\quad \textbf{else}:\ \widehat{v_t} \leftarrow v_t / (1 - \beta_2^t) \\
+         &\quad \theta_t \leftarrow \theta_{t-1} - \gamma \widehat{m_t} / \big(\sqrt{\widehat{v_t}} + \epsilon\big) \\
+         &\textbf{return}\ \theta_t
+       \end{aligned}
+
+    The bias corrections :math:`1 - \beta^t` undo the pull of the zero
+    initialisation of :math:`m` and :math:`v` during the first steps. AMSGrad is
+    from Reddi et al., *On the Convergence of Adam and Beyond* (2018).
+
+    Args:
+        params: tensors to optimize, or dicts defining parameter groups.
+        lr: learning rate :math:`\gamma` (default 1e-3).
+        betas: :math:`(\beta_1, \beta_2)`, decay rates of the moment estimates (default (0.9, 0.999)).
+        eps: :math:`\epsilon`, added to the denominator for stability (default 1e-8).
+        weight_decay: :math:`\lambda` (default 0), an L2 penalty added to the gradient.
+        amsgrad: use the running maximum of :math:`v_t` (default False).
+        maximize: ascend the objective instead of descending it.
+        decoupled_weight_decay: decay the weights directly, as AdamW does (default False).
+
+    State per parameter: ``step`` (an int), ``exp_avg`` (:math:`m_t`), ``exp_avg_sq`` (:math:`v_t`),
+    and ``max_exp_avg_sq`` with amsgrad; the tensors are shaped as the parameter.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        super()._validate_group(group)
+        self._require(group["eps"] >= 0, f"invalid epsilon value: {group['eps']}")
+        betas = group["betas"]
+        self._require(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas}")
+        for i, beta in enumerate(betas):
+            self._require(0 <= beta < 1, f"invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
+        self._require(group["weight_decay"] >= 0, f"invalid weight_decay value: {group['weight_decay']}")
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        amsgrad = group["amsgrad"]
+        decoupled = group["decoupled_weight_decay"]
+        maximize = group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            param = p._data
+            state = self._state_for(p, amsgrad)
+            state["step"] += 1
+            step = state["step"]
+            if decoupled:
+                if weight_decay != 0:
+                    param *= 1 - lr * weight_decay
+                grad = self._gradient(p, maximize, 0.0)
+            else:
+                grad = self._gradient(p, maximize, weight_decay)
+            exp_avg = state["exp_avg"]._data
+            exp_avg_sq = state["exp_avg_sq"]._data
+            work = self._scratch(param, 1)
+            # m += (1 - beta1) (g - m): PyTorch's lerp_, the same rounding.
+            np.subtract(grad, exp_avg, out=work)
+            work *= 1 - beta1
+            exp_avg += work
+            exp_avg_sq *= beta2
+            np.multiply(grad, 1 - beta2, out=work)
+            work *= grad
+            exp_avg_sq += work
+            bias_correction1 = 1 - beta1**step
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            if amsgrad:
+                max_exp_avg_sq = state["max_exp_avg_sq"]._data
+                np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                np.sqrt(max_exp_avg_sq, out=work)
+            else:
+                np.sqrt(exp_avg_sq, out=work)
+            work /= bias_correction2_sqrt
+            work += eps
+            np.divide(exp_avg, work, out=work)
+            work *= -(lr / bias_correction1)
+            param += work
+
+    def _state_for(self, p: Tensor, amsgrad: bool) -> dict[str, Any]:
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = state_like(p)
+            state["exp_avg_sq"] = state_like(p)
+        if amsgrad and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = state_like(p)
+        return state
