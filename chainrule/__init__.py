@@ -154,6 +154,7 @@ from chainrule.ops.shape import (
 from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
+from chainrule import data  # noqa: E402
 
 float = float32
 double = float64
