@@ -29,7 +29,6 @@ its own node, so no reference cycle keeps activations alive.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import traceback
 
@@ -58,6 +57,7 @@ class Node:
     saved: tuple | str = ()  # resolved entries once the node joins the graph; _RELEASED after backward
     num_outputs = 1
     next_edges: tuple = ()
+    needs_input_grad: tuple = ()  # for each input, whether backward must return its gradient
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -92,10 +92,6 @@ class Node:
     def release(self) -> None:
         self.saved = _RELEASED
 
-    @functools.cached_property
-    def needs_input_grad(self) -> tuple[bool, ...]:
-        """For each input, whether backward must return its gradient."""
-        return tuple([edge is not None for edge in self.next_edges])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
@@ -165,7 +161,7 @@ class Function(Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
-        ctx.next_edges = tuple((a, 0) if isinstance(a, Tensor) and a._requires_grad else None for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
         with no_grad():
             result = cls.forward(ctx, *detached, **kwargs)
@@ -202,9 +198,10 @@ def _data_of(value):
 
 def _connect(ctx, inputs, arrays, output):
     """Make ``ctx`` a graph node and return its output(s) as tensors that require grad."""
-    ctx.next_edges = tuple(
+    edges = ctx.next_edges = tuple(
         [(x.grad_fn or x, x._output_nr) if isinstance(x, Tensor) and x._requires_grad else None for x in inputs]
     )
+    ctx.needs_input_grad = tuple([edge is not None for edge in edges])
     ctx.sequence_nr = next(_sequence)
     multiple = type(output) is tuple
     outputs = output if multiple else (output,)
