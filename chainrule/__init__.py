@@ -151,6 +151,7 @@ from chainrule.ops.shape import (
     unsqueeze,
     view,
 )
+from chainrule.serialization import load, save
 from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
