@@ -106,6 +106,7 @@ from chainrule.ops.elementwise import (
     trunc,
     where,
 )
+from chainrule.ops.activation import log_softmax, softmax
 from chainrule.ops.indexing import gather, index_select, masked_fill, scatter_add, take
 from chainrule.ops.linalg import bmm, dot, einsum, inner, matmul, mm, mv, outer
 from chainrule.ops.reduce import (

@@ -213,10 +213,10 @@ class Tensor:
     def __deepcopy__(self, memo):
         copy = Tensor._wrap(array_module(self._data).array(self._data, copy=True))
         copy._requires_grad = self._requires_grad
-        if self.grad is not None:
-            copy.grad = self.grad.__deepcopy__(memo)
         if type(self) is not Tensor:
             copy = type(self)(copy, requires_grad=self._requires_grad)
+        if self.grad is not None:
+            copy.grad = self.grad.__deepcopy__(memo)
         memo[id(self)] = copy
         return copy
 

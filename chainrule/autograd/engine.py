@@ -197,7 +197,10 @@ def _owned_gradient(leaf: Tensor, gradient: Tensor, stored: set) -> Tensor:
     """A detached gradient whose array no other ``.grad`` shares and that can be written in place."""
     array = gradient._data
     owner = array if array.base is None else array.base
-    if id(owner) in stored or not array.flags.writeable or array.dtype != leaf.dtype:
+    # A copy when the array is shared, read-only (a broadcast view), transposed or of another dtype:
+    # later in-place accumulation and optimizer steps then run on an owned, C-ordered array.
+    flags = array.flags
+    if id(owner) in stored or not flags.writeable or not flags.c_contiguous or array.dtype != leaf.dtype:
         array = array.astype(leaf.dtype, copy=True)
         owner = array
     stored.add(id(owner))

@@ -1,5 +1,594 @@
-"""Functional forms of the layers, activations and losses (``cr.nn.functional`` as ``F``)."""
+"""Functional forms of the layers, activations and losses (``cr.nn.functional``, imported as ``F``).
 
+Each function takes its weights as arguments (``F.linear(x, weight, bias)``)
+and has PyTorch's name, argument names and defaults; the ``nn`` layer classes
+hold the weights and call these. The convolution and pooling functions
+(``conv2d``, ``max_pool2d``, ...) live in ``chainrule.ops.conv`` and
+``chainrule.ops.pool`` and are reachable here under the same names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+from chainrule import random
+from chainrule.backend import array_module
+from chainrule.ops import indexing, linalg
+from chainrule.ops.activation import elu, gelu, leaky_relu, log_softmax, sign, silu, softmax, softplus, step
+from chainrule.ops.elementwise import abs, clamp, rsqrt, sigmoid, tanh, to_dtype, where
+from chainrule.ops.elementwise import relu as _relu
+from chainrule.ops.indexing import gather
+from chainrule.ops.linalg import einsum
+from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, cross_entropy_indices
+from chainrule.ops.reduce import norm
 from chainrule.ops.shape import pad
+from chainrule.tensor import Tensor
 
-__all__ = ["pad"]
+__all__ = [
+    "batch_norm",
+    "bilinear",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "group_norm",
+    "hinge_embedding_loss",
+    "huber_loss",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "multi_margin_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "relu",
+    "sigmoid",
+    "sign",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "step",
+    "tanh",
+]
+
+
+def __getattr__(name: str):
+    """``F.conv2d``, ``F.max_pool2d``, ...: the functions of ``chainrule.ops.conv`` and ``chainrule.ops.pool``."""
+    family = "conv" if name.startswith("conv") else "pool" if "pool" in name else None
+    if family is not None:
+        module = importlib.import_module(f"chainrule.ops.{family}")
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(f"module 'chainrule.nn.functional' has no attribute '{name}'")
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return _relu(input)
+
+
+# --------------------------------------------------------------------------- linear layers
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x W^T + b for x: (*, in_features), W: (out_features, in_features), b: (out_features,)."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be a matrix (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(
+            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape} "
+            f"(the input's last dim must be in_features = {weight.shape[1]})"
+        )
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise RuntimeError(
+            f"linear: input ({input.dtype}), weight ({weight.dtype})"
+            + (f" and bias ({bias.dtype})" if bias is not None else "")
+            + " must have the same dtype; convert the input with .to(weight.dtype) or the layer with .to(dtype)"
+        )
+    return linalg.Linear.apply(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_k = x1^T A_k x2 + b_k for x1: (*, in1), x2: (*, in2), A: (out, in1, in2)."""
+    expected_weight = (input1.shape[-1], input2.shape[-1])
+    if input1.shape[:-1] != input2.shape[:-1] or weight.ndim != 3 or weight.shape[1:] != expected_weight:
+        raise RuntimeError(
+            f"bilinear: inputs of shapes {input1.shape} and {input2.shape} do not fit weight of shape {weight.shape}"
+        )
+    lead = input1.shape[:-1]
+    rows1 = input1.reshape(-1, input1.shape[-1])
+    rows2 = input2.reshape(-1, input2.shape[-1])
+    output = einsum("bi,oij,bj->bo", rows1, weight, rows2)
+    if bias is not None:
+        output = output + bias
+    return output.reshape(*lead, weight.shape[0])
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """In training, zero each element with probability p and scale the rest by 1/(1-p); else the identity."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    draws = random.uniform(input.shape, dtype=input.dtype, device=input.device)
+    keep = (draws >= p).astype(input.dtype) * (1.0 / (1.0 - p))
+    return input * Tensor._wrap(keep.astype(input.dtype, copy=False))
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """The rows ``weight[input]``: (*) integer indices give (*, embedding_dim)."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    num_embeddings = weight.shape[0]
+    if padding_idx is not None:
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}")
+        padding_idx %= num_embeddings
+    indices = indexing.check_indices(input, num_embeddings, "embedding")
+    return indexing.Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(*) class indices as (*, num_classes) int64 rows of zeros with a one at the index."""
+    if tensor.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects an integer tensor of class indices, got {tensor.dtype}")
+    xp = array_module(tensor._data)
+    if num_classes < 0:
+        num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
+    indexing.check_indices(tensor, num_classes, "one_hot")
+    return Tensor._wrap((tensor._data[..., None] == xp.arange(num_classes)).astype(xp.int64))
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``."""
+    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+
+
+# --------------------------------------------------------------------------- normalization
+def _standardize(input: Tensor, dims: tuple[int, ...], eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over ``dims``, with the biased variance."""
+    mean = input.mean(dims, keepdim=True)
+    variance = input.var(dims, unbiased=False, keepdim=True)
+    return (input - mean) * rsqrt(variance + eps)
+
+
+def _channel_shape(input: Tensor) -> tuple[int, ...]:
+    """(1, C, 1, ...): a per-channel vector broadcast against (N, C, *)."""
+    return (1, input.shape[1]) + (1,) * (input.ndim - 2)
+
+
+def layer_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Standardize over the trailing dims ``normalized_shape``, then scale by ``weight`` and shift by ``bias``."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    count = len(normalized_shape)
+    if input.shape[input.ndim - count :] != normalized_shape or input.ndim < count:
+        raise RuntimeError(
+            f"layer_norm: input of shape {input.shape} does not end with normalized_shape {normalized_shape}"
+        )
+    output = _standardize(input, tuple(range(input.ndim - count, input.ndim)), eps)
+    if weight is not None:
+        output = output * weight
+    if bias is not None:
+        output = output + bias
+    return output
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Standardize each sample over groups of C / num_groups channels (and all spatial positions)."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise RuntimeError(
+            f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, got shape {input.shape}"
+        )
+    grouped = input.reshape(input.shape[0], num_groups, -1)
+    output = _standardize(grouped, (2,), eps).reshape(input.shape)
+    if weight is not None:
+        output = output * weight.reshape(_channel_shape(input))
+    if bias is not None:
+        output = output + bias.reshape(_channel_shape(input))
+    return output
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Standardize each channel of (N, C, *) over the batch and spatial dims.
+
+    In training the batch statistics are used (biased variance), and the
+    running estimates, when given, are updated in place:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, with the
+    unbiased variance. Otherwise the running estimates are used.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, *), got shape {input.shape}")
+    dims = (0, *range(2, input.ndim))
+    shape = _channel_shape(input)
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input {input.shape}"
+            )
+        mean = input.mean(dims, keepdim=True)
+        variance = input.var(dims, unbiased=False, keepdim=True)
+        if running_mean is not None:
+            running_mean.mul_(1.0 - momentum).add_(mean._data.reshape(-1) * momentum)
+        if running_var is not None:
+            running_var.mul_(1.0 - momentum).add_(variance._data.reshape(-1) * (momentum * count / (count - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        mean, variance = running_mean.reshape(shape), running_var.reshape(shape)
+    output = (input - mean) * rsqrt(variance + eps)
+    if weight is not None:
+        output = output * weight.reshape(shape)
+    if bias is not None:
+        output = output + bias.reshape(shape)
+    return output
+
+
+# --------------------------------------------------------------------------- losses
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected 'mean', 'sum' or 'none')")
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` flags, translated to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    warnings.warn("size_average and reduce are deprecated, please use reduction='mean'|'sum'|'none'", stacklevel=3)
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    _check_reduction(reduction, op)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _weighted_reduce(loss: Tensor, weight: Tensor | None, reduction: str, op: str) -> Tensor:
+    """Reduce ``loss`` times the elementwise ``weight``; the weighted mean divides by the weights' sum."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    _check_reduction(reduction, op)
+    if weight.shape != loss.shape:
+        raise ValueError(f"{op}: weight of shape {weight.shape} must have the input's shape {loss.shape}")
+    loss = loss * weight
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _check_same_size(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        warnings.warn(
+            f"{op}: using a target size {target.shape} that is different to the input size {input.shape}; "
+            "they will be broadcast, which is likely not what you want",
+            stacklevel=3,
+        )
+
+
+def _as_float_target(target: Tensor, input: Tensor) -> Tensor:
+    return to_dtype(target, input.dtype) if target.dtype != input.dtype else target
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """(x - y)^2, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "mse_loss")
+    difference = input - _as_float_target(target, input)
+    return _weighted_reduce(difference * difference, weight, reduction, "mse_loss")
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """|x - y|, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "l1_loss")
+    return _weighted_reduce(abs(input - _as_float_target(target, input)), weight, reduction, "l1_loss")
+
+
+def huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0, weight: Tensor | None = None
+) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for d = x - y."""
+    _check_same_size(input, target, "huber_loss")
+    difference = input - _as_float_target(target, input)
+    size = abs(difference)
+    loss = where(size < delta, difference * difference * 0.5, (size - 0.5 * delta) * delta)
+    if weight is not None:  # PyTorch's weighted Huber mean is the plain mean of the weighted terms
+        if weight.shape != loss.shape:
+            raise ValueError(f"huber_loss: weight of shape {weight.shape} must have the input's shape {loss.shape}")
+        loss = loss * weight
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (Huber divided by beta)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "smooth_l1_loss")
+    difference = input - _as_float_target(target, input)
+    size = abs(difference)
+    if beta == 0.0:
+        return _reduce(size, reduction, "smooth_l1_loss")
+    loss = where(size < beta, difference * difference * (0.5 / beta), size - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def _checked_classes(target: Tensor, num_classes: int, op: str, ignore_index: int | None = None):
+    """The array of class indices ``target`` (ignored ones replaced by 0), each checked to be in [0, C)."""
+    if not isinstance(target, Tensor) or target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected a target of class indices of integer dtype, got {target.dtype}")
+    indices = target._data
+    if ignore_index is not None:
+        indices = array_module(indices).where(indices == ignore_index, 0, indices)
+    if indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= num_classes:
+            raise IndexError(f"{op}: target {low if low < 0 else high} is out of bounds for {num_classes} classes")
+    return indices
+
+
+def _class_weights(target: Tensor, num_classes: int, weight: Tensor | None, ignore_index: int, dtype, op: str):
+    """Checked class indices (ignored ones replaced by 0) and each sample's weight (0 where ignored)."""
+    indices = _checked_classes(target, num_classes, op, ignore_index)
+    sample_weight = (target._data != ignore_index).astype(dtype)
+    if weight is not None:
+        if weight.shape != (num_classes,):
+            raise ValueError(f"{op}: weight of shape {weight.shape} should have one entry per class ({num_classes},)")
+        sample_weight *= weight._data[indices]
+    return Tensor._wrap(indices), Tensor._wrap(sample_weight)
+
+
+def _check_index_target(input: Tensor, target: Tensor, op: str) -> None:
+    expected = (input.shape[0],) + input.shape[2:]
+    if target.shape != expected:
+        raise ValueError(
+            f"{op}: expected a target of shape {expected} for input of shape {input.shape}, got {target.shape}"
+        )
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-w[t] x[t]: the negative log-likelihood of log-probabilities (N, C, *) at class indices (N, *).
+
+    The mean divides by the total weight of the targets that are not ignored.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "nll_loss")
+    if input.ndim == 1:  # one unbatched sample
+        loss = nll_loss(input.unsqueeze(0), target.reshape(1), weight, None, ignore_index, None, reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    _check_index_target(input, target, "nll_loss")
+    indices, sample_weight = _class_weights(target, input.shape[1], weight, ignore_index, input.dtype, "nll_loss")
+    losses = -gather(input, 1, indices.unsqueeze(1)).squeeze(1) * sample_weight
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / sample_weight.sum()
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of logits (N, C, *) or (C,) against class indices (N, *) or class probabilities.
+
+    Computed from the logits with log-sum-exp, so it stays finite for logits of
+    any magnitude. Class indices may be ``ignore_index``; ``weight`` (C,)
+    weighs the classes; ``label_smoothing`` mixes the target with the uniform
+    distribution.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dim, got a 0-d tensor")
+    if target.dtype.kind == "f":
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    if input.ndim == 1:  # one unbatched sample
+        loss = cross_entropy(
+            input.unsqueeze(0), target.reshape(1), weight, None, ignore_index, None, reduction, label_smoothing
+        )
+        return loss.reshape(()) if reduction == "none" else loss
+    _check_index_target(input, target, "cross_entropy")
+    num_classes = input.shape[1]
+    if label_smoothing == 0.0 and reduction != "none":
+        logits = input if input.ndim == 2 else input.permute(0, *range(2, input.ndim), 1).reshape(-1, num_classes)
+        indices, sample_weight = _class_weights(
+            target.reshape(-1), num_classes, weight, ignore_index, input.dtype, "cross_entropy"
+        )
+        return cross_entropy_indices(logits, indices, sample_weight, mean=reduction == "mean")
+    log_probs = log_softmax(input, 1)
+    loss = nll_loss(log_probs, target, weight, None, ignore_index, None, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # PyTorch's smoothing term: the (weighted) mean of -log p over the classes, ignored targets dropped.
+    _, sample_weight = _class_weights(target, num_classes, weight, ignore_index, input.dtype, "cross_entropy")
+    weighted = log_probs if weight is None else log_probs * weight.reshape(_channel_shape(input))
+    kept = Tensor._wrap((target._data != ignore_index).astype(input.dtype))
+    smooth = -weighted.sum(1) * kept
+    if reduction == "mean":
+        smooth = smooth.sum() / sample_weight.sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / num_classes)
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing) -> Tensor:
+    if target.shape != input.shape:
+        raise ValueError(
+            f"cross_entropy: class probabilities must have the input's shape {input.shape}, got {target.shape}"
+        )
+    class_dim = 0 if input.ndim == 1 else 1
+    num_classes = input.shape[class_dim]
+    target = _as_float_target(target, input)
+    if label_smoothing > 0.0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    terms = log_softmax(input, class_dim) * target
+    if weight is not None:
+        terms = terms * weight.reshape((num_classes,) + (1,) * (input.ndim - class_dim - 1))
+    if reduction == "none":
+        return -terms.sum(class_dim)
+    if reduction == "sum":
+        return -terms.sum()
+    return -terms.sum() / (input.numel() // num_classes)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-w (y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped to >= -100."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy")
+    if target.shape != input.shape:
+        raise ValueError(
+            f"binary_cross_entropy: target of shape {target.shape} must have the input's shape {input.shape}"
+        )
+    loss = BinaryCrossEntropy.apply(input, _as_float_target(target, input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(x), computed from the logits x without overflow.
+
+    ``pos_weight`` (broadcast along the last dim) weighs the positive term.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if target.shape != input.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target size {target.shape} must be the same as input size {input.shape}"
+        )
+    if pos_weight is not None:
+        pos_weight = _as_float_target(pos_weight, input)
+    loss = BinaryCrossEntropyWithLogits.apply(input, _as_float_target(target, input), pos_weight)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
+    """x where y = 1, max(0, margin - x) where y = -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    zeros = input * 0.0
+    margin_term = where(target != 1, clamp(margin - input, min=0.0), zeros)
+    self_term = where(target != -1, input, zeros)
+    return _reduce(margin_term + self_term, reduction, "hinge_embedding_loss")
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """sum over j != y of max(0, margin - x[y] + x[j])^p / C (times weight[y]): the multi-class hinge."""
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p}")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "multi_margin_loss")
+    if input.ndim == 1:
+        loss = multi_margin_loss(input.unsqueeze(0), target.reshape(1), p, margin, weight, reduction=reduction)
+        return loss.reshape(()) if reduction == "none" else loss
+    if input.ndim != 2 or target.shape != (input.shape[0],):
+        raise ValueError(
+            f"multi_margin_loss: expected input (N, C) and target (N,), got shapes {input.shape} and {target.shape}"
+        )
+    num_classes = input.shape[1]
+    indices = _checked_classes(target, num_classes, "multi_margin_loss")
+    margins = _relu(input - gather(input, 1, Tensor._wrap(indices[:, None])) + margin)
+    if p == 2:
+        margins = margins * margins
+    if weight is not None:
+        margins = margins * Tensor._wrap(weight._data[indices][:, None])
+    is_target = Tensor._wrap(indices[:, None] == array_module(indices).arange(num_classes))
+    loss = where(is_target, 0.0, margins).sum(1) / num_classes
+    return _reduce(loss, reduction, "multi_margin_loss")

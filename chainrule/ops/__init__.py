@@ -6,10 +6,11 @@ also gives ``Tensor`` its methods and operators, each the function of the
 same name here (so ``x.sum(1)`` is ``ops.sum(x, 1)``).
 """
 
-from chainrule.ops import creation, elementwise, indexing, linalg, reduce, shape
+from chainrule.ops import activation, creation, elementwise, indexing, linalg, reduce, shape
 from chainrule.tensor import Tensor
 
 _METHODS = {
+    activation: "softmax log_softmax",
     creation: "clone contiguous cpu cuda to",
     elementwise: (
         "add sub mul div pow neg floor_divide remainder eq ne lt le gt ge logical_and logical_or logical_xor "

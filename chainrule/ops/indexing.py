@@ -186,3 +186,35 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 def take(input: Tensor, index: Tensor) -> Tensor:
     return input.reshape(-1)[index]
+
+
+# --------------------------------------------------------------------------- table lookup (embedding)
+class Embedding(Op):
+    """Rows ``indices`` of the table ``weight``; the row ``padding_idx`` gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx):
+        ctx.table_shape, ctx.indices, ctx.padding_idx = weight.shape, indices, padding_idx
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.padding_idx is not None:
+            keep = (ctx.indices != ctx.padding_idx)[..., None]
+            grad = grad * Tensor._wrap(keep.astype(grad.dtype))
+        return IndexAdd.apply(grad, shape=ctx.table_shape, index=ctx.indices)
+
+
+def check_indices(indices: Tensor, size: int, op: str):
+    """The integer array of ``indices``, checked to lie in [0, size)."""
+    if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: expected an integer (long) tensor of indices, got {getattr(indices, 'dtype', type(indices).__name__)}"
+        )
+    array = indices._data
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            raise IndexError(f"{op}: index {bad} is out of range for a table of {size} rows")
+    return array

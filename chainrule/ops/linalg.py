@@ -189,3 +189,73 @@ def einsum(equation: str, *operands) -> Tensor:
         if ("..." not in spec and letters != x.ndim) or ("..." in spec and letters > x.ndim):
             raise ValueError(f"einsum: operand spec {spec!r} does not match an operand of shape {x.shape}")
     return Einsum.apply(*operands, equation=equation)
+
+
+# --------------------------------------------------------------------------- the affine map of a linear layer
+# Backprop recipe for y = x W^T + b (leading dims of x flattened into rows):
+#     dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over rows.
+# One node replaces the transpose, matmul and broadcast add of the composed form.
+def _rows(x):
+    """(*, n) viewed as (rows, n); works for arrays and tensors."""
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+class Linear(Op):
+    """x W^T + b for x: (*, in), W: (out, in), b: (out,) or None."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        y = x @ weight.T
+        if bias is not None:
+            y += bias
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        produced = iter(LinearBackward.apply(grad, x, weight, needs=needs))
+        return tuple(next(produced) if need else None for need in needs)
+
+
+class LinearBackward(Op):
+    """The linear layer's gradients g W, g^T x and sum(g) (those in ``needs``) as one op, itself differentiable."""
+
+    name = "linear_backward"
+
+    @staticmethod
+    def forward(ctx, grad, x, weight, needs):
+        ctx.needs = needs
+        ctx.save_for_backward(grad, x, weight)
+        grad_rows = _rows(grad)
+        outputs = []
+        if needs[0]:
+            outputs.append(grad @ weight)
+        if needs[1]:
+            outputs.append(grad_rows.T @ _rows(x))
+        if needs[2]:
+            outputs.append(grad_rows.sum(axis=0))
+        return tuple(outputs)
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        # The outputs are bilinear in (g, x) and (g, W): differentiate each product in turn.
+        grad, x, weight = ctx.saved_tensors
+        given = iter(grad_outputs)
+        gg_x, gg_weight, gg_bias = (next(given) if need else None for need in ctx.needs)
+        need_grad, need_x, need_weight = ctx.needs_input_grad
+        d_grad = d_x = d_weight = None
+        if need_grad:
+            terms = []
+            if gg_x is not None:
+                terms.append(Linear.apply(gg_x, weight, None))
+            if gg_weight is not None or gg_bias is not None:
+                weight_term = gg_weight if gg_weight is not None else weight * 0.0
+                terms.append(Linear.apply(x, weight_term, gg_bias))
+            d_grad = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+        if need_x and gg_weight is not None:
+            d_x = grad @ gg_weight
+        if need_weight and gg_x is not None:
+            d_weight = _rows(grad).T @ _rows(gg_x)
+        return d_grad, d_x, d_weight

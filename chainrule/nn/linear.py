@@ -1,0 +1,96 @@
+"""Affine layers: ``Identity``, ``Linear``, ``Bilinear``."""
+
+from __future__ import annotations
+
+import math
+
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import empty_parameter
+from chainrule.tensor import Tensor
+
+
+class Identity(Module):
+    """Returns its input; the constructor accepts and ignores any arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b for x: (*, in_features) and y: (*, out_features).
+
+    ``weight`` (out_features, in_features) and ``bias`` (out_features,) are
+    drawn from U(-1/sqrt(in_features), 1/sqrt(in_features)), as PyTorch's
+    (``kaiming_uniform_`` with a = sqrt(5)).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = empty_parameter((out_features, in_features), device, dtype)
+        if bias:
+            self.bias = empty_parameter((out_features,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise RuntimeError(
+                f"{self!r}: input of shape {tuple(input.shape)} has {input.shape[-1] if input.ndim else 0} features "
+                f"in its last dim, but the layer expects in_features={self.in_features} "
+                f"(weight of shape {tuple(self.weight.shape)})"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """y_k = x1^T A_k x2 + b_k for x1: (*, in1_features), x2: (*, in2_features).
+
+    ``weight`` (out_features, in1_features, in2_features) and ``bias``
+    (out_features,) are drawn from U(-1/sqrt(in1_features), 1/sqrt(in1_features)).
+    """
+
+    def __init__(
+        self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = empty_parameter((out_features, in1_features, in2_features), device, dtype)
+        if bias:
+            self.bias = empty_parameter((out_features,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )

@@ -1,0 +1,109 @@
+"""Pooling layers: ``MaxPool1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``.
+
+They hold no weights; each calls its function of ``chainrule.ops.pool``.
+The stride defaults to the kernel size (non-overlapping windows).
+"""
+
+from __future__ import annotations
+
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+
+def _pool_ops():
+    from chainrule.ops import pool
+
+    return pool
+
+
+class _MaxPoolNd(Module):
+    _function: str
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False, ceil_mode: bool = False
+    ):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor):
+        # Options at their defaults are left out, so the call works with any function of F's signature.
+        options = {}
+        if self.dilation != 1:
+            options["dilation"] = self.dilation
+        if self.ceil_mode:
+            options["ceil_mode"] = True
+        if self.return_indices:
+            options["return_indices"] = True
+        pool = getattr(_pool_ops(), self._function)
+        return pool(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxPool1d(_MaxPoolNd):
+    """The maximum over windows of (N, C, L)."""
+
+    _function = "max_pool1d"
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The maximum over windows of (N, C, H, W)."""
+
+    _function = "max_pool2d"
+
+
+class AvgPool2d(Module):
+    """The mean over windows of (N, C, H, W)."""
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        options = {}
+        if self.ceil_mode:
+            options["ceil_mode"] = True
+        if not self.count_include_pad:
+            options["count_include_pad"] = False
+        if self.divisor_override is not None:
+            options["divisor_override"] = self.divisor_override
+        return _pool_ops().avg_pool2d(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean over the windows that split (H, W) into ``output_size`` (e.g. 1: global average pooling)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return _pool_ops().adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
