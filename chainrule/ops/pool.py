@@ -1,0 +1,372 @@
+"""Pooling over the window view that convolution uses: max, average and adaptive average.
+
+``max_pool`` keeps, in every window, the first position holding the window's
+maximum (PyTorch's tie rule) and its flat index in the input plane; the
+gradient is that of a gather at those indices, a scatter-add of the output
+gradient back to them (indexing's ``IndexAdd``/``Index`` pair, so it can be
+differentiated again). ``avg_pool`` sums every window and divides by its
+divisor; its gradient spreads each output gradient evenly over the window
+(``fold_windows``, the adjoint of the window view). Padding is -inf for max and
+0 for average pooling; ``ceil_mode`` adds windows that start inside the input
+but run past its end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from chainrule.autograd.function import Op
+from chainrule.backend import array_module
+from chainrule.ops.conv import (
+    check_input,
+    check_positive,
+    crop_spatial,
+    fold_windows,
+    pad_spatial,
+    sliding_windows,
+    spatial_tuple,
+)
+from chainrule.ops.indexing import IndexAdd
+from chainrule.tensor import Tensor
+
+
+class PoolGeometry(NamedTuple):
+    """The windows of a pooling over ``len(kernel)`` spatial dims."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # (before, after): after also covers ceil_mode's last windows
+    dilation: tuple[int, ...]
+    output_size: tuple[int, ...]
+
+    def windows(self, x, fill=0):
+        """View (N, C, *output_size, *kernel) of the windows of ``x`` (N, C, *S) padded with ``fill``."""
+        padded = pad_spatial(x, self.padding, fill)
+        return sliding_windows(padded, self.kernel, self.stride, self.dilation, self.output_size)
+
+
+def _output_length(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size; in ceil mode the last window must start inside the input or left padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    length = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (length - 1) * stride >= size + pad:
+        length -= 1
+    return length
+
+
+def _pool_geometry(op, input, d, kernel_size, stride, padding, dilation, ceil_mode) -> PoolGeometry:
+    check_input(op, input, d)
+    kernel = spatial_tuple(kernel_size, d, "kernel_size", op)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else stride
+    stride = spatial_tuple(stride, d, "stride", op)
+    dilation = spatial_tuple(dilation, d, "dilation", op)
+    pads = spatial_tuple(padding, d, "padding", op)
+    check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation)
+    if any(p < 0 or p > k // 2 for p, k in zip(pads, kernel)):
+        raise ValueError(f"{op}: padding {pads} must be non-negative and at most half of kernel_size {kernel}")
+    spatial = input.shape[2:]
+    output_size = tuple(_output_length(*args, ceil_mode) for args in zip(spatial, kernel, stride, pads, dilation))
+    if any(n <= 0 for n in output_size):
+        raise RuntimeError(
+            f"{op}: output size {output_size} is too small for input of shape {tuple(input.shape)} "
+            f"(kernel_size {kernel}, stride {stride}, padding {pads}, dilation {dilation})"
+        )
+    reach = tuple((o - 1) * s + dl * (k - 1) + 1 for o, s, dl, k in zip(output_size, stride, dilation, kernel))
+    padding = tuple((p, max(p, r - n - p)) for p, r, n in zip(pads, reach, spatial))
+    return PoolGeometry(kernel, stride, padding, dilation, output_size)
+
+
+# --------------------------------------------------------------------------- max pooling
+def _inside_masks(geometry: PoolGeometry, spatial, xp):
+    """For each tap number, where that tap of each window lies in the input, not the padding: bool (*out)."""
+    per_dim = []
+    for n, k, s, dl, (before, _), o in zip(
+        spatial, geometry.kernel, geometry.stride, geometry.dilation, geometry.padding, geometry.output_size
+    ):
+        position = np.arange(o)[:, None] * s - before + np.arange(k) * dl  # (out, kernel) along this dim
+        per_dim.append((position >= 0) & (position < n))
+    masks = []
+    for tap in np.ndindex(*geometry.kernel):
+        mask = np.ones((), bool)
+        for inside, t in zip(per_dim, tap):
+            mask = np.multiply.outer(mask, inside[:, t])
+        masks.append(xp.asarray(mask))
+    return masks
+
+
+def _window_argmax(windows, inside=None):
+    """The maximum of every window (N, C, *out, *kernel) and the number of the first tap holding it.
+
+    Two passes over the kernel taps, each step vectorised: the running maximum,
+    then, last tap first, where each tap equals it (so the first tap wins ties,
+    as in PyTorch). ``inside`` (per tap, see ``_inside_masks``) keeps a padding
+    tap from winning a tie of -inf. A NaN propagates to the maximum.
+    """
+    xp = array_module(windows)
+    d = (windows.ndim - 2) // 2
+    taps = [(Ellipsis,) + tap for tap in np.ndindex(*windows.shape[-d:])]
+    best = windows[taps[0]].copy()
+    for tap in taps[1:]:
+        xp.maximum(best, windows[tap], out=best)
+    tap_number = xp.full(best.shape, len(taps) - 1, np.min_scalar_type(len(taps)))
+    for number in range(len(taps) - 2, -1, -1):
+        hit = windows[taps[number]] == best
+        if inside is not None:
+            hit &= inside[number]
+        xp.putmask(tap_number, hit, number)
+    return best, tap_number
+
+
+def _plane_index(tap_number, geometry: PoolGeometry, spatial):
+    """The flat index (``h * W + w`` in 2-d) in the unpadded input plane of every window's chosen tap."""
+    xp = array_module(tap_number)
+    plane_strides = np.array([math.prod(spatial[i + 1 :]) for i in range(len(spatial))])
+    tap_offsets = np.array(
+        [np.dot(np.multiply(tap, geometry.dilation), plane_strides) for tap in np.ndindex(*geometry.kernel)]
+    )
+    index = xp.asarray(tap_offsets)[tap_number]
+    # Plus the offset of each window's first cell, (o * stride - padding) along every spatial dim.
+    for axis, (n, s, (before, _)) in enumerate(zip(geometry.output_size, geometry.stride, geometry.padding)):
+        starts = (xp.arange(n) * s - before) * int(plane_strides[axis])
+        index += starts.reshape((n,) + (1,) * (len(spatial) - 1 - axis))
+    return index
+
+
+def _in_padding(values, tap_number, inside):
+    """Where the chosen tap lies in the padding, or None if nowhere.
+
+    Only a window whose maximum is -inf or NaN can choose a padding tap (a
+    dilated window with no tap in the input, say).
+    """
+    if inside is None:
+        return None
+    xp = array_module(values)
+    if not bool((~(values > -np.inf)).any()):
+        return None
+    grid = xp.indices(values.shape[2:], sparse=True)
+    return ~xp.stack(inside)[(tap_number, *grid)]
+
+
+class MaxPool(Op):
+    """Window maxima: x (N, C, *S) -> (N, C, *out) (and, with ``return_indices``, int64 flat plane indices).
+
+    The gradient of every maximum goes to the input cell it came from; that of
+    a window lying wholly in the padding (possible with dilation) is dropped.
+    """
+
+    name = "max_pool"
+
+    @staticmethod
+    def forward(ctx, x, geometry, return_indices):
+        xp = array_module(x)
+        spatial = x.shape[2:]
+        padded = any(before or after for before, after in geometry.padding)
+        inside = _inside_masks(geometry, spatial, xp) if padded else None
+        values, tap_number = _window_argmax(geometry.windows(x, fill=-np.inf), inside)
+        plane_index = _plane_index(tap_number, geometry, spatial)
+        planes = xp.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1,) * len(spatial))
+        index = plane_index + planes * math.prod(spatial)
+        dropped = _in_padding(values, tap_number, inside)
+        ctx.spare_slot = int(dropped is not None)
+        if ctx.spare_slot:
+            index[dropped] = x.size  # a slot past the input's end, which backward discards
+        ctx.input_shape, ctx.index = x.shape, index.reshape(-1)
+        return (values, plane_index) if return_indices else values
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        size = math.prod(ctx.input_shape)
+        scattered = IndexAdd.apply(grad.reshape(-1), shape=(size + ctx.spare_slot,), index=ctx.index)
+        if ctx.spare_slot:
+            scattered = scattered[:size]
+        return scattered.reshape(ctx.input_shape)
+
+
+def _max_pool(op, input, d, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    geometry = _pool_geometry(op, input, d, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool.apply(input, geometry=geometry, return_indices=bool(return_indices))
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max over windows of (N, C, L) -> (N, C, L_out); with ``return_indices`` also each maximum's position."""
+    return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max over windows of (N, C, H, W) -> (N, C, H_out, W_out).
+
+    ``H_out = (H + 2 padding - dilation (kH - 1) - 1) / stride + 1``, rounded
+    down (up with ``ceil_mode``); ``stride`` defaults to ``kernel_size``; the
+    padding (at most half the kernel) never wins. With ``return_indices`` also
+    returns each maximum's flat index ``h * W + w`` in its input plane.
+    """
+    return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+# --------------------------------------------------------------------------- average pooling
+def _window_sum(windows):
+    """The sum of every window (N, C, *out, *kernel): one vectorised add per kernel tap."""
+    d = (windows.ndim - 2) // 2
+    taps = np.ndindex(*windows.shape[-d:])
+    total = windows[(Ellipsis,) + next(taps)].copy()
+    for tap in taps:
+        total += windows[(Ellipsis,) + tap]
+    return total
+
+
+def _avg_divisor(geometry: PoolGeometry, spatial, count_include_pad: bool, divisor_override, dtype):
+    """What each window's sum is divided by: an (*out) array, or the override.
+
+    PyTorch counts the padding when ``count_include_pad`` but never the part of
+    a ceil_mode window that runs past the padding.
+    """
+    if divisor_override is not None:
+        return divisor_override
+    divisor = np.ones((), dtype)
+    for n, k, s, (pad, _), o in zip(spatial, geometry.kernel, geometry.stride, geometry.padding, geometry.output_size):
+        start = np.arange(o) * s - pad
+        end = np.minimum(start + k, n + pad)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        divisor = np.multiply.outer(divisor, (end - start).astype(dtype))
+    return divisor
+
+
+class AvgPool(Op):
+    """Window means: x (N, C, *S) -> (N, C, *out), every window's sum divided by its divisor."""
+
+    name = "avg_pool"
+
+    @staticmethod
+    def forward(ctx, x, geometry, divisor):
+        ctx.geometry, ctx.divisor, ctx.input_shape = geometry, divisor, x.shape
+        total = _window_sum(geometry.windows(x))
+        total /= array_module(x).asarray(divisor, dtype=x.dtype)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPoolAdjoint.apply(grad, geometry=ctx.geometry, divisor=ctx.divisor, input_shape=ctx.input_shape)
+
+
+class AvgPoolAdjoint(Op):
+    """Spread every output gradient (N, C, *out) evenly over its window: the adjoint (and gradient) of AvgPool."""
+
+    name = "avg_pool_backward"
+
+    @staticmethod
+    def forward(ctx, grad, geometry, divisor, input_shape):
+        ctx.geometry, ctx.divisor = geometry, divisor
+        xp = array_module(grad)
+        share = grad / xp.asarray(divisor, dtype=grad.dtype)
+        d = len(geometry.kernel)
+        values = xp.broadcast_to(share[(Ellipsis,) + (None,) * d], share.shape + geometry.kernel)
+        spatial = input_shape[2:]
+        padded_shape = input_shape[:2] + tuple(
+            n + before + after for n, (before, after) in zip(spatial, geometry.padding)
+        )
+        folded = fold_windows(values, padded_shape, geometry.stride, geometry.dilation)
+        return xp.ascontiguousarray(crop_spatial(folded, geometry.padding, spatial))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool.apply(grad, geometry=ctx.geometry, divisor=ctx.divisor)
+
+
+def _avg_pool(op, input, d, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    geometry = _pool_geometry(op, input, d, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError(f"{op}: divisor_override must not be zero")
+    divisor = _avg_divisor(geometry, input.shape[2:], count_include_pad, divisor_override, input.dtype)
+    return AvgPool.apply(input, geometry=geometry, divisor=divisor)
+
+
+def avg_pool1d(
+    input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True
+) -> Tensor:
+    """Mean over windows of (N, C, L) -> (N, C, L_out); see ``avg_pool2d``."""
+    return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """Mean over windows of (N, C, H, W) -> (N, C, H_out, W_out) (sizes as in ``max_pool2d``, no dilation).
+
+    Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
+    replaces the divisor of every window.
+    """
+    return _avg_pool(
+        "avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+# --------------------------------------------------------------------------- adaptive average pooling
+def _averaging_matrix(size: int, output: int, dtype):
+    """(output, size): row i averages positions [floor(i size / output), ceil((i + 1) size / output))."""
+    matrix = np.zeros((output, size), dtype)
+    for i in range(output):
+        start, end = (i * size) // output, -(-(i + 1) * size // output)
+        matrix[i, start:end] = 1 / (end - start)
+    return matrix
+
+
+def _adaptive_avg_pool(op, input, d, output_size) -> Tensor:
+    check_input(op, input, d)
+    sizes = (output_size,) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    sizes = sizes * d if len(sizes) == 1 else sizes
+    spatial = input.shape[2:]
+    sizes = tuple(n if o is None else int(o) for n, o in zip(spatial, sizes))
+    if len(sizes) != d or any(o <= 0 for o in sizes):
+        raise ValueError(f"{op}: output_size must be {d} positive ints (or None), got {output_size!r}")
+    if all(n % o == 0 for n, o in zip(spatial, sizes)):
+        kernel = tuple(n // o for n, o in zip(spatial, sizes))
+        return _avg_pool(op, input, d, kernel, kernel, 0, False, True, None)
+    # Windows of different sizes: the mean is separable, one averaging matrix per spatial dim.
+    xp = array_module(input._data)
+    result = input
+    for axis, (n, o) in enumerate(zip(spatial, sizes)):
+        if n == o:
+            continue
+        matrix = Tensor._wrap(xp.asarray(_averaging_matrix(n, o, input.dtype).T))
+        result = (result.transpose(2 + axis, -1) @ matrix).transpose(2 + axis, -1)
+    return result
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Mean over ``output_size`` near-equal windows of (N, C, L) -> (N, C, output_size)."""
+    return _adaptive_avg_pool("adaptive_avg_pool1d", input, 1, output_size)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Mean over near-equal windows of (N, C, H, W) -> (N, C, *output_size).
+
+    Output row i averages input rows ``floor(i H / H_out)`` to ``ceil((i + 1) H / H_out)``
+    (likewise columns); ``output_size`` is an int or a pair, None keeping the input size.
+    """
+    return _adaptive_avg_pool("adaptive_avg_pool2d", input, 2, output_size)
