@@ -15,7 +15,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 def test_readme_example_runs(source):
     namespace: dict = {}
     exec(compile(source, str(README), "exec"), namespace)
-    if "loss" in namespace:
+    if "for k in range" in source:  # the training example: it must have learned
         assert namespace["loss"].item() < 0.3  # well below chance-level cross-entropy (ln 2)
 
 
