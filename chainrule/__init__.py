@@ -157,6 +157,8 @@ from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 from chainrule import data  # noqa: E402
+from chainrule import viz  # noqa: E402
+from chainrule.viz import summary  # noqa: E402
 
 float = float32
 double = float64
