@@ -92,7 +92,6 @@ class Node:
     def release(self) -> None:
         self.saved = _RELEASED
 
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
 

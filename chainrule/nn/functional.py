@@ -62,7 +62,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``F.conv2d``, ``F.max_pool2d``, ...: the functions of ``chainrule.ops.conv`` and ``chainrule.ops.pool``."""
+    """``F.conv2d``, ``F.max_pool2d``, ...: the functions of ``chainrule.ops.conv`` and ``chainrule.ops.pool``,
+    and ``F.scaled_dot_product_attention`` from ``chainrule.nn.attention`` (imported late: it imports this module)."""
+    if name == "scaled_dot_product_attention":
+        return importlib.import_module("chainrule.nn.attention").scaled_dot_product_attention
     family = "conv" if name.startswith("conv") else "pool" if "pool" in name else None
     if family is not None:
         module = importlib.import_module(f"chainrule.ops.{family}")

@@ -1,0 +1,76 @@
+"""The ``chainrule`` command: ``train``, ``evaluate``, ``predict``, ``bench``, ``graph``, ``plot``, ``check``, ``summary``.
+
+Installed as a console script (``chainrule = "chainrule.cli:main"``) and run by
+``python -m chainrule``. ``main(argv)`` returns the exit status: 0 on success, 1 for
+an error reported in one line (a missing dataset or checkpoint), 2 for bad usage,
+130 after Ctrl-C (with a checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chainrule.cli.common import CLIError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from chainrule import __version__
+    from chainrule.cli import evaluate, tools, train
+    from chainrule.viz import cli as viz_cli
+
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Train and use the neural networks of the lecture notes with chainrule.",
+        epilog="Run 'chainrule COMMAND --help' for a command's flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train.add_parser(commands)
+    evaluate.add_parsers(commands)
+    for add_viz_parser in (
+        viz_cli.add_graph_parser,
+        viz_cli.add_plot_parser,
+        viz_cli.add_check_parser,
+        viz_cli.add_summary_parser,
+    ):
+        add_viz_parser(commands)
+    parser.tool_parsers = tools.add_parsers(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    from chainrule.cli import tools
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in tools.TOOLS:  # the tool parses its own arguments, --help included
+        return tools.run_tool(argv[0], argv[1:], parser.tool_parsers[argv[0]])
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, so the usage shown is that command's
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    _limit_threads(getattr(args, "threads", None))
+    try:
+        return args.handler(args)
+    except CLIError as error:
+        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+def _limit_threads(threads: int | None) -> None:
+    """--threads N, else 1 thread unless an environment variable chose (see chainrule.cli.threads for why)."""
+    from chainrule.cli.threads import set_blas_threads, user_chose_threads
+
+    if threads is None and not user_chose_threads():
+        threads = 1
+    if threads is not None:
+        set_blas_threads(threads)
+
+
+__all__ = ["build_parser", "main"]
