@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _limit_threads(threads: int | None) -> None:
-    """--threads N, else 1 thread unless an environment variable chose (see chainrule.cli.threads for why)."""
-    from chainrule.cli.threads import set_blas_threads, user_chose_threads
+    """--threads N, else 1 thread unless an environment variable chose (see chainrule.backend.threads for why)."""
+    from chainrule.backend.threads import set_blas_threads, user_chose_threads
 
     if threads is None and not user_chose_threads():
         threads = 1
