@@ -180,3 +180,25 @@ def test_no_flags_means_the_notes_network_on_mnist():
     assert (config["hidden"], config["activation"], config["loss"]) == ([200, 200], "relu", "ce")
     lenet = resolve_config(build_parser().parse_args(["train", "--preset", "lenet5", "--epochs", "3"]))
     assert lenet["model"] == "lenet5" and lenet["epochs"] == 3
+
+
+def test_train_plots_flag_writes_pngs(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots = tmp_path / "plots"
+    status = main(
+        [
+            "train",
+            "--dataset",
+            "spirals",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            str(tmp_path / "run"),
+            "--plots",
+            str(plots),
+        ]
+    )
+    assert status == 0
+    for name in ("training_curves.png", "decision_regions.png", "confusion_matrix.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

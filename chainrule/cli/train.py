@@ -94,6 +94,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="progress display")
     run.add_argument("--quiet", action="store_true", help="print only the final result")
     run.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="at the end, write training curves, first-layer weights, decision regions and confusion matrix here",
+    )
+    run.add_argument(
         "--threads",
         type=_positive_int,
         metavar="N",
@@ -238,7 +243,22 @@ def run_train(args: argparse.Namespace) -> int:
     if trainer.interrupted:
         print(f"Stopped. Continue with: chainrule train --resume {trainer.last_checkpoint or out}", flush=True)
         return 130
-    return _report(trainer, out, time.perf_counter() - started)
+    status = _report(trainer, out, time.perf_counter() - started)
+    if args.plots:
+        _write_plots(out, model, test_set, args.plots)
+    return status
+
+
+def _write_plots(run_dir: Path, model, test_set, plots_dir: str) -> None:
+    """The pictures of the run (``--plots``); needs matplotlib."""
+    try:
+        from chainrule.viz.plots import save_training_plots
+
+        written = save_training_plots(run_dir, model=model, dataset=test_set, out_dir=plots_dir)
+    except ImportError as exc:
+        raise CLIError(f"--plots: {exc}") from None
+    for name, path in written.items():
+        print(f"{name}: {path}", flush=True)
 
 
 def _report(trainer: Trainer, out: Path, seconds: float) -> int:
