@@ -69,3 +69,47 @@ def test_optimizer_exists(name):
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_scheduler_exists(name):
     assert hasattr(cr.optim.lr_scheduler, name)
+
+
+NN = """
+Module Parameter Sequential ModuleList ModuleDict Linear Bilinear Identity Flatten Conv1d Conv2d ConvTranspose2d
+MaxPool1d MaxPool2d AvgPool2d AdaptiveAvgPool2d BatchNorm1d BatchNorm2d LayerNorm GroupNorm Dropout Embedding
+RNN LSTM GRU MultiheadAttention TransformerEncoderLayer Residual
+ReLU LeakyReLU ELU GELU SiLU Sigmoid Tanh Softplus Softmax LogSoftmax Step Sign
+MSELoss L1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss HuberLoss HingeEmbeddingLoss MultiMarginLoss
+""".split()
+INIT = "uniform_ normal_ zeros_ ones_ constant_ xavier_uniform_ xavier_normal_ kaiming_uniform_ kaiming_normal_".split()
+UTILS = "clip_grad_norm_ clip_grad_value_ parameters_to_vector".split()
+FUNCTIONAL = "relu softmax log_softmax cross_entropy nll_loss mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits conv2d max_pool2d pad".split()
+DATA = "Dataset TensorDataset DataLoader random_split".split()
+DATASETS = "mnist digits spirals xor circles moons linear_regression".split()
+
+
+@pytest.mark.parametrize("name", NN)
+def test_nn_name_exists(name):
+    assert hasattr(cr.nn, name)
+
+
+@pytest.mark.parametrize("name", INIT)
+def test_init_exists(name):
+    assert callable(getattr(cr.nn.init, name))
+
+
+@pytest.mark.parametrize("name", UTILS)
+def test_utils_exists(name):
+    assert callable(getattr(cr.nn.utils, name))
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+def test_functional_exists(name):
+    assert callable(getattr(cr.nn.functional, name))
+
+
+@pytest.mark.parametrize("name", DATA)
+def test_data_exists(name):
+    assert hasattr(cr.data, name)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_dataset_exists(name):
+    assert callable(getattr(cr.data.datasets, name))
