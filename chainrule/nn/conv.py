@@ -151,10 +151,8 @@ class _ConvNd(Module):
         return text
 
 
-class Conv1d(_ConvNd):
-    """1-d convolution (cross-correlation) of (N, C_in, L) into (N, C_out, L_out)."""
-
-    _dims = 1
+class _Conv(_ConvNd):
+    """The plain (not transposed) convolutions, with PyTorch's constructor arguments."""
 
     def __init__(
         self,
@@ -170,6 +168,7 @@ class Conv1d(_ConvNd):
         device=None,
         dtype=None,
     ):
+        output_padding = 0
         super().__init__(
             in_channels,
             out_channels,
@@ -177,51 +176,28 @@ class Conv1d(_ConvNd):
             stride,
             padding,
             dilation,
-            0,
+            output_padding,
             groups,
             bias,
             padding_mode,
             device,
             dtype,
         )
+
+
+class Conv1d(_Conv):
+    """1-d convolution (cross-correlation) of (N, C_in, L) into (N, C_out, L_out)."""
+
+    _dims = 1
 
     def forward(self, input: Tensor) -> Tensor:
         return self._convolve(_conv_ops().conv1d, input)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-d convolution (cross-correlation) of (N, C_in, H, W) into (N, C_out, H_out, W_out)."""
 
     _dims = 2
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            0,
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
 
     def forward(self, input: Tensor) -> Tensor:
         return self._convolve(_conv_ops().conv2d, input)
