@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["op_overhead.py", "layers.py"])
+@pytest.mark.parametrize("script", ["op_overhead.py", "layers.py", "mlp_epoch.py"])
 def test_benchmark_quick_mode_prints_a_table(script, tmp_path):
     out = tmp_path / "result.json"
     result = subprocess.run(
