@@ -8,8 +8,6 @@ PyTorch's, and drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 
 from __future__ import annotations
 
-import math
-
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
@@ -90,12 +88,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def _explicit_padding(self) -> list[int]:
         """F.pad's widths (last dim first) for a padding_mode other than zeros."""
