@@ -117,7 +117,7 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
                     continue
             _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored)
             if not retain_graph:
-                node.saved = _RELEASED
+                node.saved = _RELEASED  # frees what forward saved (inline: paid once per node)
     finally:
         GradMode.enabled = previous_mode
     return capture.results if capture is not None else None

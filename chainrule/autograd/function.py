@@ -89,9 +89,6 @@ class Node:
             values.append(value)
         return tuple(values)
 
-    def release(self) -> None:
-        self.saved = _RELEASED
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
 
