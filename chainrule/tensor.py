@@ -135,8 +135,8 @@ class Tensor:
 
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
-    @classmethod
-    def _wrap(cls, array, grad_fn=None, output_nr: int = 0) -> Tensor:
+    @staticmethod
+    def _wrap(array, grad_fn=None, output_nr: int = 0) -> Tensor:
         """Fast internal constructor around an array (no copy, no checks)."""
         tensor = object.__new__(Tensor)
         tensor._data = array

@@ -108,26 +108,45 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
                 _deliver(tensor, gradient, capture, create_graph, stored)
             else:
                 _add_pending(pending, ready, tensor.grad_fn, tensor._output_nr, gradient)
-        while ready:
+        anomaly = GradMode.anomaly
+        while ready:  # the hot loop of backward: one pass per node, kept inline
             node = heappop(ready)[1]
             grad_outputs = pending.pop(node)
             if capture is not None:
                 capture.take_from_node(node, grad_outputs)
                 if not capture.needs_backward(node):
                     continue
-            _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored)
+            grads = _node_backward(node, grad_outputs, anomaly)
             if not retain_graph:
-                node.saved = _RELEASED  # frees what forward saved (inline: paid once per node)
+                node.saved = _RELEASED  # frees what forward saved
+            for edge, gradient in zip(node.next_edges, grads):
+                if edge is None or gradient is None:
+                    continue
+                target, output_nr = edge
+                if isinstance(target, Node):
+                    slots = pending.get(target)
+                    if slots is None:
+                        slots = pending[target] = [None] * target.num_outputs
+                        heappush(ready, (-target.sequence_nr, target))
+                    previous = slots[output_nr]
+                    slots[output_nr] = gradient if previous is None else previous + gradient
+                else:
+                    if gradient.shape != target.shape:
+                        raise RuntimeError(
+                            f"{node.name} backward: gradient of shape {gradient.shape} for an input of shape "
+                            f"{target.shape}"
+                        )
+                    _deliver(target, gradient, capture, create_graph, stored)
     finally:
         GradMode.enabled = previous_mode
     return capture.results if capture is not None else None
 
 
-def _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored) -> None:
-    """Apply one node's vector-Jacobian product and route the results along its edges."""
+def _node_backward(node, grad_outputs, anomaly: bool) -> tuple:
+    """One node's vector-Jacobian product: a gradient (or None) for each of its inputs."""
     if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
         grad_outputs = _materialize(node, grad_outputs)
-    if GradMode.anomaly:
+    if anomaly:
         grads = _checked_backward(node, grad_outputs)
     else:
         try:
@@ -136,26 +155,11 @@ def _run_node(node, grad_outputs, pending, ready, capture, create_graph, stored)
             raise type(exc)(f"{node.name} backward: {exc}") from exc
     if type(grads) is not tuple:
         grads = (grads,)
-    edges = node.next_edges
-    if len(grads) != len(edges):
-        raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients but the op has {len(edges)} inputs")
-    for edge, gradient in zip(edges, grads):
-        if edge is None or gradient is None:
-            continue
-        target, output_nr = edge
-        if isinstance(target, Node):
-            slots = pending.get(target)
-            if slots is None:
-                slots = pending[target] = [None] * target.num_outputs
-                heappush(ready, (-target.sequence_nr, target))
-            previous = slots[output_nr]
-            slots[output_nr] = gradient if previous is None else previous + gradient
-        else:
-            if gradient.shape != target.shape:
-                raise RuntimeError(
-                    f"{node.name} backward: gradient of shape {gradient.shape} for an input of shape {target.shape}"
-                )
-            _deliver(target, gradient, capture, create_graph, stored)
+    if len(grads) != len(node.next_edges):
+        raise RuntimeError(
+            f"{node.name} backward returned {len(grads)} gradients but the op has {len(node.next_edges)} inputs"
+        )
+    return grads
 
 
 def _checked_backward(node, grad_outputs):

@@ -106,8 +106,14 @@ class Op(Node):
         """Run the op on ``inputs`` (Tensors or constants); ``params`` are static arguments."""
         ctx = cls.__new__(cls)
         arrays = []
+        record = False
         for x in inputs:  # a plain loop: cheaper than a comprehension for one or two inputs
-            arrays.append(x._data if isinstance(x, Tensor) else x)
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                if x._requires_grad:
+                    record = True
+            else:
+                arrays.append(x)
         try:
             output = cls.forward(ctx, *arrays, **params)
         except (ValueError, IndexError, TypeError) as exc:
@@ -116,12 +122,10 @@ class Op(Node):
             output = _as_arrays(ctx, output)
         if GradMode.anomaly:
             _check_finite(cls.name, "forward output", output if type(output) is tuple else (output,))
-        if GradMode.enabled and cls.differentiable:
-            for x in inputs:
-                if isinstance(x, Tensor) and x._requires_grad:
-                    return _connect(ctx, inputs, arrays, output)
+        if record and GradMode.enabled and cls.differentiable:
+            return _connect(ctx, inputs, arrays, output)
         if type(output) is tuple:
-            return tuple(Tensor._wrap(y) for y in output)
+            return tuple([Tensor._wrap(y) for y in output])
         return Tensor._wrap(output)
 
     @staticmethod
@@ -194,38 +198,41 @@ def _data_of(value):
 
 def _connect(ctx, inputs, arrays, output):
     """Make ``ctx`` a graph node and return its output(s) as tensors that require grad."""
-    edges = ctx.next_edges = tuple(
-        [(x.grad_fn or x, x._output_nr) if isinstance(x, Tensor) and x._requires_grad else None for x in inputs]
-    )
-    ctx.needs_input_grad = tuple([edge is not None for edge in edges])
+    edges = []
+    needs = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._requires_grad:
+            edges.append((x.grad_fn or x, x._output_nr))
+            needs.append(True)
+        else:
+            edges.append(None)
+            needs.append(False)
+    ctx.next_edges = tuple(edges)
+    ctx.needs_input_grad = tuple(needs)
     ctx.sequence_nr = next(_sequence)
     multiple = type(output) is tuple
-    outputs = output if multiple else (output,)
     to_save = ctx.to_save
     if to_save:
-        ctx.saved = _saved_entries(to_save, inputs, arrays, outputs)
+        ctx.saved = _saved_entries(to_save, inputs, arrays, output if multiple else (output,))
         ctx.to_save = ()
     if GradMode.anomaly:
         ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
     if not multiple:
         return Tensor._wrap(output, ctx)
-    ctx.num_outputs = len(outputs)
-    ctx.output_shapes = tuple(y.shape for y in outputs)
-    return tuple(Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(outputs))
+    ctx.num_outputs = len(output)
+    ctx.output_shapes = tuple([y.shape for y in output])
+    return tuple([Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(output)])
 
 
 def _saved_entries(to_save, inputs, arrays, outputs) -> tuple:
     """How each saved value comes back: as the input tensor, as the output, or as a constant."""
     entries = []
     for value in to_save:
-        i = 0
-        for array in arrays:
-            if value is array:
+        for i, array in enumerate(arrays):
+            if value is array and isinstance(inputs[i], Tensor):
                 x = inputs[i]
-                if isinstance(x, Tensor):
-                    entries.append((Tensor, x, x._version))
-                    break
-            i += 1
+                entries.append((Tensor, x, x._version))
+                break
         else:
             for nr, output in enumerate(outputs):
                 if value is output:
@@ -244,10 +251,11 @@ def _as_arrays(ctx, output):
     """
     multiple = type(output) is tuple
     outputs = output if multiple else (output,)
-    converted = tuple(y if is_array(y) else np.asarray(y) for y in outputs)
+    converted = tuple([y if is_array(y) else np.asarray(y) for y in outputs])
     if ctx.to_save:
         replace = {id(y): c for y, c in zip(outputs, converted) if y is not c}
-        ctx.to_save = tuple(replace.get(id(v), v) for v in ctx.to_save)
+        if replace:
+            ctx.to_save = tuple([replace.get(id(v), v) for v in ctx.to_save])
     return converted if multiple else converted[0]
 
 

@@ -371,27 +371,45 @@ def smooth_l1_loss(
 
 def _checked_classes(target: Tensor, num_classes: int, op: str, ignore_index: int | None = None):
     """The array of class indices ``target`` (ignored ones replaced by 0), each checked to be in [0, C)."""
+    return _class_indices(target, num_classes, op, ignore_index)[0]
+
+
+def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int | None):
+    """``target``'s class indices checked to be in [0, C), and the mask of those not ignored.
+
+    Ignored entries are replaced by 0 in the indices; the mask is None when no
+    entry is ignored (the common case costs a min and a max, nothing more).
+    """
     if not isinstance(target, Tensor) or target.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected a target of class indices of integer dtype, got {target.dtype}")
-    indices = target._data
-    if ignore_index is not None:
-        indices = array_module(indices).where(indices == ignore_index, 0, indices)
-    if indices.size:
+    indices, kept = target._data, None
+    if not indices.size:
+        return indices, kept
+    low, high = int(indices.min()), int(indices.max())
+    if ignore_index is not None and low <= ignore_index <= high:
+        kept = indices != ignore_index
+        indices = array_module(indices).where(kept, indices, 0)
         low, high = int(indices.min()), int(indices.max())
-        if low < 0 or high >= num_classes:
-            raise IndexError(f"{op}: target {low if low < 0 else high} is out of bounds for {num_classes} classes")
-    return indices
+    if low < 0 or high >= num_classes:
+        raise IndexError(f"{op}: target {low if low < 0 else high} is out of bounds for {num_classes} classes")
+    return indices, kept
 
 
 def _class_weights(target: Tensor, num_classes: int, weight: Tensor | None, ignore_index: int, dtype, op: str):
-    """Checked class indices (ignored ones replaced by 0) and each sample's weight (0 where ignored)."""
-    indices = _checked_classes(target, num_classes, op, ignore_index)
-    sample_weight = (target._data != ignore_index).astype(dtype)
-    if weight is not None:
+    """Checked class indices (ignored ones replaced by 0) and each sample's weight (0 where ignored).
+
+    The weights are None when every sample counts once (no class weights, none ignored).
+    """
+    indices, kept = _class_indices(target, num_classes, op, ignore_index)
+    if weight is None:
+        sample_weight = None if kept is None else kept.astype(dtype)
+    else:
         if weight.shape != (num_classes,):
             raise ValueError(f"{op}: weight of shape {weight.shape} should have one entry per class ({num_classes},)")
-        sample_weight *= weight._data[indices]
-    return Tensor._wrap(indices), Tensor._wrap(sample_weight)
+        sample_weight = weight._data[indices]
+        if kept is not None:
+            sample_weight = sample_weight * kept
+    return indices, sample_weight
 
 
 def _check_index_target(input: Tensor, target: Tensor, op: str) -> None:
@@ -422,12 +440,14 @@ def nll_loss(
         return loss.reshape(()) if reduction == "none" else loss
     _check_index_target(input, target, "nll_loss")
     indices, sample_weight = _class_weights(target, input.shape[1], weight, ignore_index, input.dtype, "nll_loss")
-    losses = -gather(input, 1, indices.unsqueeze(1)).squeeze(1) * sample_weight
+    losses = -gather(input, 1, Tensor._wrap(indices).unsqueeze(1)).squeeze(1)
+    if sample_weight is not None:
+        losses = losses * Tensor._wrap(sample_weight)
     if reduction == "none":
         return losses
-    if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / sample_weight.sum()
+    if reduction == "sum" or sample_weight is None:
+        return losses.sum() if reduction == "sum" else losses.mean()
+    return losses.sum() / float(sample_weight.sum())
 
 
 def cross_entropy(
@@ -464,8 +484,9 @@ def cross_entropy(
     num_classes = input.shape[1]
     if label_smoothing == 0.0 and reduction != "none":
         logits = input if input.ndim == 2 else input.permute(0, *range(2, input.ndim), 1).reshape(-1, num_classes)
+        flat_target = target if target.ndim == 1 else target.reshape(-1)
         indices, sample_weight = _class_weights(
-            target.reshape(-1), num_classes, weight, ignore_index, input.dtype, "cross_entropy"
+            flat_target, num_classes, weight, ignore_index, input.dtype, "cross_entropy"
         )
         return cross_entropy_indices(logits, indices, sample_weight, mean=reduction == "mean")
     log_probs = log_softmax(input, 1)
@@ -478,7 +499,7 @@ def cross_entropy(
     kept = Tensor._wrap((target._data != ignore_index).astype(input.dtype))
     smooth = -weighted.sum(1) * kept
     if reduction == "mean":
-        smooth = smooth.sum() / sample_weight.sum()
+        smooth = smooth.sum() / (float(sample_weight.sum()) if sample_weight is not None else target.numel())
     elif reduction == "sum":
         smooth = smooth.sum()
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / num_classes)

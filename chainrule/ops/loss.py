@@ -29,8 +29,8 @@ _BCE_EPSILON = 1e-12  # PyTorch's floor of p (1 - p) in the BCE gradient
 class CrossEntropy(Op):
     """sum_i w_i (logsumexp(x_i) - x_i[t_i]) / sum_i w_i for logits x: (M, C) and targets t: (M,).
 
-    ``sample_weight`` w holds class weight of t_i, and 0 where t_i is ignored;
-    with ``mean=False`` the sum is not divided.
+    ``sample_weight`` w (M,) holds the class weight of t_i, and 0 where t_i is
+    ignored; None means every w_i = 1. With ``mean=False`` the sum is not divided.
     """
 
     name = "cross_entropy"
@@ -44,10 +44,15 @@ class CrossEntropy(Op):
         total = probs.sum(axis=1, keepdims=True)
         probs /= total
         target_log_prob = shifted[rows, target] - xp.log(total[:, 0])
-        if mean:
-            sample_weight = sample_weight / sample_weight.sum()
+        if sample_weight is None:  # every row counts once: the weights are one number
+            sample_weight = xp.asarray(1.0 / len(logits) if mean else 1.0, dtype=logits.dtype)
+            loss = -target_log_prob.sum() * sample_weight
+        else:
+            if mean:
+                sample_weight = sample_weight / sample_weight.sum()
+            loss = -(sample_weight * target_log_prob).sum()
         ctx.save_for_backward(logits, probs, target, sample_weight)
-        return -(sample_weight * target_log_prob).sum()
+        return loss
 
     @staticmethod
     def backward(ctx, grad):
@@ -56,7 +61,10 @@ class CrossEntropy(Op):
 
 
 class CrossEntropyBackward(Op):
-    """g w_i (p_i - onehot(t_i)) from the saved softmax p; differentiable in g and in the logits."""
+    """g w_i (p_i - onehot(t_i)) from the saved softmax p; differentiable in g and in the logits.
+
+    ``sample_weight`` is (M,) or a 0-d weight shared by every row.
+    """
 
     name = "cross_entropy_backward"
 
@@ -64,6 +72,11 @@ class CrossEntropyBackward(Op):
     def forward(ctx, grad, logits, probs, target, sample_weight):
         ctx.save_for_backward(grad, logits, target, sample_weight)
         rows = array_module(probs).arange(probs.shape[0])
+        if sample_weight.ndim == 0:
+            scale = grad * sample_weight
+            result = probs * scale
+            result[rows, target] -= scale
+            return result
         weighted = probs * sample_weight[:, None]
         weighted[rows, target] -= sample_weight
         return weighted * grad
@@ -71,7 +84,7 @@ class CrossEntropyBackward(Op):
     @staticmethod
     def backward(ctx, grad_grad):
         grad, logits, target, sample_weight = ctx.saved_tensors
-        weight_column = sample_weight.unsqueeze(1)
+        weight_column = sample_weight.unsqueeze(1) if sample_weight.ndim else sample_weight
         probs = softmax(logits, 1)  # recomputed as a tensor so the logits get their gradient
         d_grad = d_logits = None
         if ctx.needs_input_grad[0]:
@@ -83,12 +96,13 @@ class CrossEntropyBackward(Op):
         return d_grad, d_logits, None, None, None
 
 
-def cross_entropy_indices(logits: Tensor, target: Tensor, sample_weight: Tensor, mean: bool) -> Tensor:
-    """The fused softmax cross-entropy of ``logits`` (M, C) against class indices ``target`` (M,).
+def cross_entropy_indices(logits: Tensor, target, sample_weight, mean: bool) -> Tensor:
+    """The fused softmax cross-entropy of ``logits`` (M, C) against class indices ``target`` (M,) (an array).
 
-    ``sample_weight`` (M,) weighs each row (0 drops it); ``mean`` divides by its sum.
+    ``sample_weight`` (M,) weighs each row (0 drops it), None weighs all alike;
+    ``mean`` divides by the total weight.
     """
-    return CrossEntropy.apply(logits, target._data, sample_weight._data, mean=mean)
+    return CrossEntropy.apply(logits, target, sample_weight, mean=mean)
 
 
 class BinaryCrossEntropy(Op):
