@@ -211,6 +211,32 @@ def test_max_pool_padding_never_wins():
     assert not y.grad.numpy().any()
 
 
+@needs_torch
+@pytest.mark.parametrize(
+    "options",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=2, padding=1, dilation=2)],
+)
+@pytest.mark.parametrize("special", ["ties", "nan", "neg_inf"])
+def test_max_pool_indices_and_gradients_match_torch_with_ties_nan_and_inf(options, special):
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, 7, 7)).astype(np.float64)  # small integers: many tied maxima
+    if special == "nan":
+        x[0, 0, 1, 1] = x[1, 2, 3, 3] = x[1, 2, 3, 4] = np.nan
+    if special == "neg_inf":
+        x[0, 1] = -np.inf
+    ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    values, indices = pool.max_pool2d(ours, return_indices=True, **options)
+    expected_values, expected_indices = torch.nn.functional.max_pool2d(theirs, return_indices=True, **options)
+    grad = rng.standard_normal(tuple(expected_values.shape))
+    values.backward(cr.tensor(grad))
+    expected_values.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(values.detach().numpy(), expected_values.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
 def test_outputs_keep_the_input_dtype_and_are_contiguous():
     x = cr.randn(2, 3, 6, 6)
     w = cr.randn(4, 3, 3, 3)

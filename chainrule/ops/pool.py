@@ -13,13 +13,14 @@ but run past its end.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
 
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module
+from chainrule.backend import array_module, cupy_module
 from chainrule.ops.conv import (
     check_input,
     check_positive,
@@ -98,41 +99,58 @@ def _inside_masks(geometry: PoolGeometry, spatial, xp):
 
 
 def _window_argmax(windows, inside=None):
-    """The maximum of every window (N, C, *out, *kernel) and the number of the first tap holding it.
+    """The maximum of every window (N, C, *out, *kernel) and the number of the tap holding it.
 
-    Two passes over the kernel taps, each step vectorised: the running maximum,
-    then, last tap first, where each tap equals it (so the first tap wins ties,
-    as in PyTorch). ``inside`` (per tap, see ``_inside_masks``) keeps a padding
-    tap from winning a tie of -inf. A NaN propagates to the maximum.
+    One pass over the kernel taps, each step vectorised: a tap replaces the
+    running maximum where it is strictly greater, so the first tap wins ties,
+    as in PyTorch. ``inside`` (per tap, see ``_inside_masks``) lets a tap inside
+    the input win a tie of -inf with a padding tap. A NaN propagates to the
+    maximum and, as in PyTorch, its window's gradient goes to the last NaN.
     """
     xp = array_module(windows)
     d = (windows.ndim - 2) // 2
     taps = [(Ellipsis,) + tap for tap in np.ndindex(*windows.shape[-d:])]
     best = windows[taps[0]].copy()
-    for tap in taps[1:]:
-        xp.maximum(best, windows[tap], out=best)
-    tap_number = xp.full(best.shape, len(taps) - 1, np.min_scalar_type(len(taps)))
-    for number in range(len(taps) - 2, -1, -1):
-        hit = windows[taps[number]] == best
-        if inside is not None:
-            hit &= inside[number]
-        xp.putmask(tap_number, hit, number)
+    tap_number = xp.zeros(best.shape, np.min_scalar_type(len(taps)))
+    in_padding = None if inside is None else xp.broadcast_to(~inside[0], best.shape)
+    for number, tap in enumerate(taps[1:], 1):
+        value = windows[tap]
+        wins = value > best
+        if in_padding is not None:
+            wins |= in_padding & inside[number] & (value == best)
+            in_padding = in_padding & ~(wins | inside[number])
+        # Taps come in increasing number, so a later winner overrides by a maximum (cheaper than a masked write).
+        xp.maximum(tap_number, wins.view(np.uint8) * tap_number.dtype.type(number), out=tap_number)
+        xp.maximum(best, value, out=best)
+    nan = xp.isnan(best)
+    if bool(nan.any()):
+        for number, tap in enumerate(taps):
+            xp.copyto(tap_number, number, where=nan & xp.isnan(windows[tap]))
     return best, tap_number
 
 
-def _plane_index(tap_number, geometry: PoolGeometry, spatial):
-    """The flat index (``h * W + w`` in 2-d) in the unpadded input plane of every window's chosen tap."""
-    xp = array_module(tap_number)
-    plane_strides = np.array([math.prod(spatial[i + 1 :]) for i in range(len(spatial))])
-    tap_offsets = np.array(
-        [np.dot(np.multiply(tap, geometry.dilation), plane_strides) for tap in np.ndindex(*geometry.kernel)]
-    )
-    index = xp.asarray(tap_offsets)[tap_number]
-    # Plus the offset of each window's first cell, (o * stride - padding) along every spatial dim.
+@functools.lru_cache(maxsize=32)
+def _window_starts(geometry: PoolGeometry, input_shape: tuple[int, ...], xp_name: str):
+    """Flat index into the input (N, C, *S) of every window's (0, ..., 0) tap: shape (N, C, *output_size).
+
+    The same for every batch of one shape, so it is cached (read-only).
+    """
+    xp = np if xp_name == "numpy" else cupy_module()
+    spatial = input_shape[2:]
+    starts = xp.arange(0, math.prod(input_shape), math.prod(spatial)).reshape(input_shape[:2] + (1,) * len(spatial))
     for axis, (n, s, (before, _)) in enumerate(zip(geometry.output_size, geometry.stride, geometry.padding)):
-        starts = (xp.arange(n) * s - before) * int(plane_strides[axis])
-        index += starts.reshape((n,) + (1,) * (len(spatial) - 1 - axis))
-    return index
+        step = math.prod(spatial[axis + 1 :])
+        starts = starts + ((xp.arange(n) * s - before) * step).reshape((n,) + (1,) * (len(spatial) - 1 - axis))
+    starts.flags.writeable = False
+    return starts
+
+
+def _tap_offsets(geometry: PoolGeometry, spatial) -> np.ndarray:
+    """The flat offset in the input plane of each tap from its window's first tap."""
+    plane_strides = [math.prod(spatial[i + 1 :]) for i in range(len(spatial))]
+    return np.array(
+        [sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides)) for tap in np.ndindex(*geometry.kernel)]
+    )
 
 
 def _in_padding(values, tap_number, inside):
@@ -166,9 +184,10 @@ class MaxPool(Op):
         padded = any(before or after for before, after in geometry.padding)
         inside = _inside_masks(geometry, spatial, xp) if padded else None
         values, tap_number = _window_argmax(geometry.windows(x, fill=-np.inf), inside)
-        plane_index = _plane_index(tap_number, geometry, spatial)
-        planes = xp.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1,) * len(spatial))
-        index = plane_index + planes * math.prod(spatial)
+        offsets = xp.asarray(_tap_offsets(geometry, spatial)).take(tap_number)
+        index = xp.add(_window_starts(geometry, x.shape, xp.__name__), offsets)
+        if return_indices:  # PyTorch's indices count within each (sample, channel) plane
+            plane_index = index - xp.arange(0, x.size, math.prod(spatial)).reshape(values.shape[:2] + (1,) * len(spatial))
         dropped = _in_padding(values, tap_number, inside)
         ctx.spare_slot = int(dropped is not None)
         if ctx.spare_slot:
