@@ -1,6 +1,5 @@
 """The ``chainrule`` command: train, resume, evaluate, predict, and its errors."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -143,15 +142,6 @@ def test_other_one_line_errors(tmp_path, capsys):
     assert "--lr" in capsys.readouterr().err
     assert main(["train", "--dataset", "digits", "--model", "lenet5", "--quiet", "--out", str(tmp_path / "x")]) == 1
     assert "too small" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("command, module", [("bench", "chainrule.benchmarks")])
-def test_bench_and_graph_say_when_they_are_not_available(command, module, capsys):
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"{module} exists")
-    assert main([command]) == 2
-    assert main([command, "--some", "flag"]) == 2
-    assert "not available yet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict", "bench", "graph", "plot", "check", "summary"])

@@ -6,23 +6,24 @@ The pieces every benchmark here needs:
   drift of the machine (thermal, other load) hits every contender alike;
 * ``summarize`` / ``paired_ratio_median`` turn raw samples into min/median/max
   and a ratio that is robust to a noisy round;
+* ``result_from_samples`` packs one workload's samples into a ``Result``, the
+  row every benchmark module returns and ``chainrule bench`` tabulates;
 * ``markdown_table`` renders rows for a terminal or a PR description;
-* ``machine_load`` / ``machine_info`` record how busy the machine was, so a
-  disturbed run is visible in its own output.
+* ``machine_load`` records how busy the machine was, so a disturbed run is
+  visible in its own output.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 Timed = tuple[str, Callable[[], object]]
+FRAMEWORKS = ("chainrule", "torch", "numpy")  # "numpy": the hand-written floor, where a workload has one
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,44 @@ def summarize(samples: Sequence[float], scale: float = 1.0) -> Summary:
     return Summary(min(scaled), statistics.median(scaled), max(scaled), len(scaled))
 
 
+@dataclass
+class Result:
+    """One benchmark row: a workload's numbers per framework, in ``unit``, and chainrule's ratios.
+
+    ``summaries`` and ``samples`` are keyed by framework (see ``FRAMEWORKS``);
+    ``ratios["torch"]`` is the median over rounds of chainrule/torch, paired
+    round by round, ``ratios["numpy"]`` the same against the NumPy floor (each
+    present only where that framework ran). ``target`` names the entry of
+    ``report.TARGETS`` this row is judged by (None: no target).
+    """
+
+    workload: str
+    unit: str
+    summaries: dict[str, Summary]
+    ratios: dict[str, float]
+    target: str | None = None
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+def result_from_samples(
+    workload: str, unit: str, samples: dict[str, list[float]], scale: float = 1.0, target: str | None = None
+) -> Result:
+    """A ``Result`` from per-framework samples (e.g. ``alternating_timer``'s), each multiplied by ``scale``.
+
+    The samples must include "chainrule"; every framework has one sample per round.
+    """
+    scaled = {name: [s * scale for s in values] for name, values in samples.items()}
+    others = [name for name in FRAMEWORKS[1:] if name in scaled]
+    return Result(
+        workload=workload,
+        unit=unit,
+        summaries={name: summarize(values) for name, values in scaled.items()},
+        ratios={name: paired_ratio_median(scaled["chainrule"], scaled[name]) for name in others},
+        target=target,
+        samples=scaled,
+    )
+
+
 def paired_ratios(num: Sequence[float], den: Sequence[float]) -> list[float]:
     """Per-round ratios ``num[i] / den[i]`` of two equally long sample lists."""
     if len(num) != len(den):
@@ -110,11 +149,6 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Print ``markdown_table(headers, rows)`` to stdout."""
-    print(markdown_table(headers, rows))
-
-
 def machine_load() -> dict[str, float]:
     """The 1/5/15-minute load averages and a wall-clock timestamp (NaN load where unsupported)."""
     try:
@@ -122,16 +156,6 @@ def machine_load() -> dict[str, float]:
     except (AttributeError, OSError):
         one = five = fifteen = float("nan")
     return {"load1": one, "load5": five, "load15": fifteen, "time": time.time()}
-
-
-def machine_info() -> dict[str, object]:
-    """Python, platform and CPU-count facts worth keeping next to the numbers."""
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
 
 
 def format_load(load: dict[str, float]) -> str:

@@ -6,49 +6,70 @@ plain SGD (lr 0.1), batch 128, one pass over MNIST's 60,000 training images
 see the same batches in the same order; they alternate round by round in one
 process. The NumPy floor is the forward/backward written out by hand
 (three GEMMs forward, five backward), the least work any framework can do.
+Reported: seconds per epoch and the paired ratios chainrule/torch and
+chainrule/NumPy.
 
-BLAS threads are fixed for both frameworks (``--threads``, default 1): see
-``chainrule.backend.threads`` for why two spinning thread pools in one process
-distort the comparison on a 2-core machine.
+The data and the epoch builders here are shared: ``lenet`` trains on the same
+data with ``training_epoch``, ``memory`` runs one of ``EPOCHS`` per process.
 
-    python benchmarks/mlp_epoch.py            # full run
-    python benchmarks/mlp_epoch.py --quick    # smoke run
+    python -m chainrule.benchmarks.mlp_epoch            # full run
+    python -m chainrule.benchmarks.mlp_epoch --quick    # smoke run
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import chainrule as cr  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
-from benchmarks._timing import alternating_timer, format_load, machine_load, paired_ratio_median, print_table  # noqa: E402
-from chainrule.backend.threads import set_blas_threads  # noqa: E402
-
-try:
-    import torch
-except ImportError:
-    torch = None
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.benchmarks._timing import Result, alternating_timer, result_from_samples
+from chainrule.benchmarks.runner import Options, module_main
 
 BATCH, LR = 128, 0.1
+QUICK_IMAGES = 2560
+NETWORKS = ((784, 200, 200, 10), (784, 800, 10))
+
+Epoch = Callable[[], None]
 
 
-def _data(quick: bool) -> tuple[np.ndarray, np.ndarray]:
+def training_data(quick: bool, quick_images: int = QUICK_IMAGES) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training set, images (60000, 784) float32 and labels (60000,) int64; ``quick``: random ones."""
     if quick:
         rng = np.random.default_rng(0)
-        return rng.random((2560, 784), dtype=np.float32), rng.integers(0, 10, 2560)
+        return rng.random((quick_images, 784), dtype=np.float32), rng.integers(0, 10, quick_images)
     images, labels = cr.data.datasets.mnist("train", flatten=True).tensors
     return images.numpy(), labels.numpy()
 
 
-def _initial_weights(sizes) -> list[np.ndarray]:
-    """PyTorch-style uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights (out, in) and biases."""
+def batch_indices(n: int) -> list[np.ndarray]:
+    """The rows of each full batch of ``BATCH`` in one fixed shuffled order of ``n`` examples."""
+    order = np.random.default_rng(1).permutation(n)
+    return [order[i : i + BATCH] for i in range(0, n - BATCH + 1, BATCH)]
+
+
+def training_epoch(model, optimizer, cross_entropy, take: Callable, batches: Sequence) -> Epoch:
+    """A callable that trains ``model`` on each of ``batches`` once; ``take(batch) -> (inputs, labels)``.
+
+    The same loop for chainrule and torch (their APIs match); ``take`` does the
+    indexing, inside the timed loop for every framework alike.
+    """
+
+    def epoch() -> None:
+        for batch in batches:
+            inputs, labels = take(batch)
+            loss = cross_entropy(model(inputs), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def initial_weights(sizes: Sequence[int]) -> list[np.ndarray]:
+    """PyTorch-style uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights (out, in) and biases (out,), in order."""
     rng = np.random.default_rng(0)
     arrays = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -58,57 +79,45 @@ def _initial_weights(sizes) -> list[np.ndarray]:
     return arrays
 
 
-def _batches(n: int):
-    order = np.random.default_rng(1).permutation(n)
-    return [order[i : i + BATCH] for i in range(0, n - BATCH + 1, BATCH)]
-
-
-def chainrule_epoch(sizes, X, Y):
+def _mlp(nn, sizes: Sequence[int]):
+    """Linear/ReLU layers of ``sizes`` from ``nn`` (chainrule's or torch's), no ReLU after the last."""
     layers = []
-    for i in range(len(sizes) - 1):
-        layers += [cr.nn.Linear(sizes[i], sizes[i + 1]), cr.nn.ReLU()]
-    model = cr.nn.Sequential(*layers[:-1])
-    model.load_state_dict(dict(zip(model.state_dict(), _initial_weights(sizes))))
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def chainrule_epoch(sizes: Sequence[int], X: np.ndarray, Y: np.ndarray) -> Epoch:
+    """chainrule's epoch over X (N, 784), Y (N,), from ``initial_weights(sizes)``."""
+    model = _mlp(cr.nn, sizes)
+    model.load_state_dict(dict(zip(model.state_dict(), initial_weights(sizes))))
     optimizer = cr.optim.SGD(model.parameters(), lr=LR)
-    batches = _batches(len(X))
 
-    def epoch():
-        for index in batches:
-            loss = F.cross_entropy(model(cr.from_numpy(X[index])), cr.from_numpy(Y[index]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def take(index):
+        return cr.from_numpy(X[index]), cr.from_numpy(Y[index])
 
-    return epoch
+    return training_epoch(model, optimizer, F.cross_entropy, take, batch_indices(len(X)))
 
 
-def torch_epoch(sizes, X, Y):
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in zip(model.state_dict(), _initial_weights(sizes))})
+def torch_epoch(sizes: Sequence[int], X: np.ndarray, Y: np.ndarray) -> Epoch:
+    """PyTorch's epoch, as ``chainrule_epoch`` (torch is imported only here, so other processes stay without it)."""
+    import torch
+
+    model = _mlp(torch.nn, sizes)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in zip(model.state_dict(), initial_weights(sizes))})
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    batches = [torch.from_numpy(index) for index in _batches(len(X))]
-
-    def epoch():
-        for index in batches:
-            loss = torch.nn.functional.cross_entropy(model(Xt[index]), Yt[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+    batches = [torch.from_numpy(index) for index in batch_indices(len(X))]
+    return training_epoch(model, optimizer, torch.nn.functional.cross_entropy, lambda i: (Xt[i], Yt[i]), batches)
 
 
-def numpy_epoch(sizes, X, Y):
-    """The floor: forward and backward of the MLP written out with NumPy, in place SGD."""
-    params = _initial_weights(sizes)
-    batches = _batches(len(X))
+def numpy_epoch(sizes: Sequence[int], X: np.ndarray, Y: np.ndarray) -> Epoch:
+    """The floor: forward and backward of the MLP written out with NumPy, in-place SGD."""
+    params = initial_weights(sizes)
+    batches = batch_indices(len(X))
     rows = np.arange(BATCH)
 
-    def epoch():
+    def epoch() -> None:
         for index in batches:
             activations = [X[index]]
             for i in range(0, len(params), 2):
@@ -130,44 +139,30 @@ def numpy_epoch(sizes, X, Y):
     return epoch
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,560 random images, few rounds (smoke run)")
-    parser.add_argument("--rounds", type=int, help="timed epochs per framework")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS / intra-op threads for all")
-    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
-    args = parser.parse_args(argv)
-    set_blas_threads(args.threads)
-    use_torch = torch is not None and not args.no_torch
-    if use_torch:
-        torch.set_num_threads(args.threads)
-    X, Y = _data(args.quick)
-    rounds = args.rounds or (2 if args.quick else 5)
-    start = machine_load()
-    rows = []
-    for sizes in ((784, 200, 200, 10), (784, 800, 10)):
-        fns = [("chainrule", chainrule_epoch(sizes, X, Y)), ("numpy", numpy_epoch(sizes, X, Y))]
-        if use_torch:
-            fns.append(("torch", torch_epoch(sizes, X, Y)))
-        samples = alternating_timer(fns, rounds=rounds, warmup=1)
-        median = {k: float(np.median(v)) for k, v in samples.items()}
-        vs_torch = paired_ratio_median(samples["chainrule"], samples["torch"]) if use_torch else float("nan")
-        vs_numpy = paired_ratio_median(samples["chainrule"], samples["numpy"])
-        rows.append(
-            [
-                "-".join(map(str, sizes)),
-                f"{median['chainrule']:.3f}",
-                f"{median.get('torch', float('nan')):.3f}",
-                f"{median['numpy']:.3f}",
-                f"{vs_torch:.2f}",
-                f"{vs_numpy:.2f}",
-            ]
-        )
-    print(
-        f"{len(X):,} images, batch {BATCH}, threads {args.threads}; load {format_load(start)} -> {format_load(machine_load())}"
-    )
-    print_table(["MLP epoch", "chainrule s", "torch s", "numpy s", "cr/torch", "cr/numpy"], rows)
-    return 0
+EPOCHS = {"chainrule": chainrule_epoch, "torch": torch_epoch, "numpy": numpy_epoch}
+
+
+def network_name(sizes: Sequence[int]) -> str:
+    """``'784-200-200-10'``."""
+    return "-".join(map(str, sizes))
+
+
+def run(options: Options) -> list[Result]:
+    """Seconds per epoch of every network in ``NETWORKS``, all frameworks alternating."""
+    X, Y = training_data(options.quick)
+    frameworks = [name for name in EPOCHS if name != "torch" or options.torch is not None]
+    results = []
+    for sizes in NETWORKS:
+        fns = [(name, EPOCHS[name](sizes, X, Y)) for name in frameworks]
+        samples = alternating_timer(fns, rounds=options.rounds_or(2, 5), warmup=1)
+        workload = f"MLP {network_name(sizes)} epoch ({len(X):,} images)"
+        results.append(result_from_samples(workload, "s", samples, target=f"mlp-{network_name(sizes)}"))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Time the MLP epochs and print the report."""
+    return module_main(__spec__.name, __doc__.splitlines()[0], run, argv)
 
 
 if __name__ == "__main__":

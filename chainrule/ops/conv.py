@@ -131,8 +131,48 @@ class ConvGeometry(NamedTuple):
 
 
 # Layouts. The matrices are "channels first": a row per (kernel tap, channel in
-# group) or per output channel, a column per (sample, output position), so the
-# products are single large BLAS calls and every tap's block of columns is contiguous.
+# group) or per output channel, a column per (sample, position), so the products
+# are single large BLAS calls and every tap's block of columns is contiguous.
+#
+# Positions. im2col makes one column per output position. The input gradient
+# (ConvTranspose) makes its columns "wide" when the stride is 1: output row i of
+# every sample spans the whole padded row, so the window of tap t starts at a
+# fixed offset of the flattened padded plane and col2im adds every tap's columns
+# as one long contiguous run (instead of one short run per output row). The
+# extra positions come from zero rows of the output gradient, so they add zeros.
+def _position_grid(geometry: ConvGeometry, spatial, output_size) -> tuple[int, ...]:
+    """The per-sample grid of positions the columns hold: ``output_size``, or for stride 1 the wide grid."""
+    if any(s != 1 for s in geometry.stride):
+        return tuple(output_size)
+    padded = tuple(n + before + after for n, (before, after) in zip(spatial, geometry.padding))
+    return (output_size[0], *padded[1:])
+
+
+def _crop_positions(rows, batch: int, grid, output_size):
+    """Rows (..., N * prod(grid)) as a view (..., N, *output_size) of the output positions."""
+    lead = rows.shape[:-1]
+    view = rows.reshape(lead + (batch, *grid))
+    return view[(Ellipsis,) + tuple(slice(0, n) for n in output_size)]
+
+
+def _flat_planes(xp, planes: int, padded_spatial, dtype):
+    """A zeroed buffer of ``planes`` flattened padded planes plus slack, so every tap's run stays inside it."""
+    slack = math.prod(padded_spatial[1:])
+    return xp.zeros(planes * math.prod(padded_spatial) + slack, dtype)
+
+
+def _tap_runs(buffer, lead_strides, run: int, geometry: ConvGeometry, kernel, padded_spatial, lead_shape):
+    """For each kernel tap, a strided view (*lead_shape, run) of ``buffer`` starting at the tap's offset."""
+    xp = array_module(buffer)
+    item = buffer.itemsize
+    plane_strides = [math.prod(padded_spatial[i + 1 :]) for i in range(len(padded_spatial))]
+    for tap in np.ndindex(*kernel):
+        offset = sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides))
+        yield tap, xp.lib.stride_tricks.as_strided(
+            buffer[offset:], shape=(*lead_shape, run), strides=tuple(st * item for st in lead_strides) + (item,)
+        )
+
+
 def _im2col(x, geometry: ConvGeometry, kernel, output_size):
     """The columns of ``x`` (N, C, *S): (G, K * C/G, N * L), rows ordered (tap, channel in group)."""
     batch, channels = x.shape[:2]
@@ -145,17 +185,33 @@ def _im2col(x, geometry: ConvGeometry, kernel, output_size):
 
 
 def _col2im(columns, input_shape, geometry: ConvGeometry, kernel, output_size, bias=None):
-    """The adjoint of ``_im2col``: columns (G, K * C/G, N * L) summed back into (N, C, *S), plus ``bias``."""
+    """The adjoint of ``_im2col``: columns (G, K * C/G, N * P) summed back into (N, C, *S), plus ``bias``.
+
+    ``P = prod(_position_grid(...))``: the columns are wide for stride 1.
+    """
     d, groups = len(kernel), geometry.groups
     batch, channels = input_shape[:2]
-    values = columns.reshape((groups, *kernel, channels // groups, batch, *output_size))
-    values = values.transpose((0, d + 1, d + 2, *range(d + 3, 2 * d + 3), *range(1, d + 1)))  # G, C/G, N, *out, *kernel
     spatial = input_shape[2:]
-    padded_shape = (groups, channels // groups, batch) + tuple(
-        n + b + a for n, (b, a) in zip(spatial, geometry.padding)
-    )
-    folded = fold_windows(values, padded_shape, geometry.stride, geometry.dilation)
-    return _batch_first(crop_spatial(folded.reshape((channels,) + folded.shape[2:]), geometry.padding, spatial), bias)
+    padded_spatial = tuple(n + b + a for n, (b, a) in zip(spatial, geometry.padding))
+    if any(s != 1 for s in geometry.stride):
+        values = columns.reshape((groups, *kernel, channels // groups, batch, *output_size))
+        values = values.transpose((0, d + 1, d + 2, *range(d + 3, 2 * d + 3), *range(1, d + 1)))  # G, C/G, N, *out, *K
+        folded = fold_windows(values, (groups, channels // groups, batch) + padded_spatial, geometry.stride, geometry.dilation)
+        folded = folded.reshape((channels,) + folded.shape[2:])
+    else:
+        xp = array_module(columns)
+        plane = math.prod(padded_spatial)
+        run = math.prod(_position_grid(geometry, spatial, output_size))
+        group_channels = channels // groups
+        values = columns.reshape((groups, *kernel, group_channels, batch, run))
+        buffer = _flat_planes(xp, channels * batch, padded_spatial, columns.dtype)  # (C, N) planes
+        lead_strides = (group_channels * batch * plane, batch * plane, plane)
+        for tap, target in _tap_runs(
+            buffer, lead_strides, run, geometry, kernel, padded_spatial, (groups, group_channels, batch)
+        ):
+            target += values[(slice(None),) + tap]
+        folded = buffer[: channels * batch * plane].reshape((channels, batch) + padded_spatial)
+    return _batch_first(crop_spatial(folded, geometry.padding, spatial), bias)
 
 
 def _matrix_weight(weight, groups: int):
@@ -172,10 +228,15 @@ def _weight_from_matrix(matrix, kernel, group_channels: int):
     return array_module(matrix).ascontiguousarray(weight).reshape((out_channels, group_channels, *kernel))
 
 
-def _channels_first(y, groups: int):
-    """(N, O, *out) -> rows (G, O/G, N * L), a row per output channel."""
+def _channels_first(y, groups: int, grid):
+    """(N, O, *out) -> rows (G, O/G, N * prod(grid)), a row per output channel, zeros at extra positions."""
     batch, channels = y.shape[:2]
-    rows = array_module(y).ascontiguousarray(y.reshape(batch, channels, -1).swapaxes(0, 1))
+    xp = array_module(y)
+    if tuple(grid) == tuple(y.shape[2:]):
+        rows = xp.ascontiguousarray(y.reshape(batch, channels, -1).swapaxes(0, 1))
+    else:
+        rows = xp.zeros((channels, batch * math.prod(grid)), y.dtype)
+        _crop_positions(rows, batch, grid, y.shape[2:])[...] = y.swapaxes(0, 1)
     return rows.reshape(groups, channels // groups, -1)
 
 
@@ -239,7 +300,8 @@ class ConvTranspose(Op):
         ctx.geometry = geometry
         ctx.save_for_backward(y, weight)
         matrix = _matrix_weight(weight, geometry.groups).swapaxes(1, 2)
-        columns = array_module(y).matmul(matrix, _channels_first(y, geometry.groups))
+        grid = _position_grid(geometry, input_shape[2:], y.shape[2:])
+        columns = array_module(y).matmul(matrix, _channels_first(y, geometry.groups, grid))
         return _col2im(columns, input_shape, geometry, weight.shape[2:], y.shape[2:], bias)
 
     @staticmethod
@@ -266,7 +328,7 @@ class ConvWeightGrad(Op):
         ctx.save_for_backward(x, grad_y)
         if columns is None:
             columns = _im2col(x, geometry, kernel, grad_y.shape[2:])
-        rows = _channels_first(grad_y, geometry.groups)
+        rows = _channels_first(grad_y, geometry.groups, grad_y.shape[2:])
         matrix = array_module(x).matmul(rows, columns.swapaxes(1, 2))
         return _weight_from_matrix(matrix, kernel, x.shape[1] // geometry.groups)
 
