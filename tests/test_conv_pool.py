@@ -214,7 +214,11 @@ def test_max_pool_padding_never_wins():
 @needs_torch
 @pytest.mark.parametrize(
     "options",
-    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=2, padding=1, dilation=2)],
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=2, stride=2, padding=1, dilation=2),
+    ],
 )
 @pytest.mark.parametrize("special", ["ties", "nan", "neg_inf"])
 def test_max_pool_indices_and_gradients_match_torch_with_ties_nan_and_inf(options, special):

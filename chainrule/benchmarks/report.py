@@ -8,7 +8,6 @@ per workload, and the command that produced it.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 import platform
@@ -24,7 +23,7 @@ from types import ModuleType
 import numpy as np
 
 import chainrule
-from chainrule.backend.threads import _loaded_openblas
+from chainrule.backend.openblas import loaded_kernels
 from chainrule.benchmarks._timing import FRAMEWORKS, Result, Summary, format_load, markdown_table
 
 
@@ -115,43 +114,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-# OpenBLAS builds prefix or suffix their symbols (NumPy's wheel: scipy_openblas_..64_); try each spelling.
-_CORENAME = (
-    "scipy_openblas_get_corename64_",
-    "scipy_openblas_get_corename",
-    "openblas_get_corename64_",
-    "openblas_get_corename",
-)
-_NUM_THREADS = (
-    "scipy_openblas_get_num_threads64_",
-    "scipy_openblas_get_num_threads",
-    "openblas_get_num_threads64_",
-    "openblas_get_num_threads",
-)
-
-
-def _call_first(library: ctypes.CDLL, names: Sequence[str], restype):
-    """The result of the first of ``names`` that ``library`` exports, called without arguments; None if none."""
-    for name in names:
-        function = getattr(library, name, None)
-        if function is not None:
-            function.restype, function.argtypes = restype, []
-            return function()
-    return None
-
-
 def openblas_kernels() -> list[tuple[str, str, int | None]]:
-    """(library file, core name, thread count) of every OpenBLAS loaded into this process."""
-    kernels = []
-    for path in _loaded_openblas():
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        core = _call_first(library, _CORENAME, ctypes.c_char_p)
-        threads = _call_first(library, _NUM_THREADS, ctypes.c_int)
-        kernels.append((Path(path).name, core.decode() if core else "unknown", threads))
-    return kernels
+    """(library file name, core name, thread count) of every OpenBLAS loaded into this process."""
+    return [(Path(path).name, core, threads) for path, core, threads in loaded_kernels()]
 
 
 def numpy_blas() -> str:

@@ -9,7 +9,7 @@ bench`` (``chainrule.benchmarks.cli``) runs several.
 
 Both frameworks get the same thread count (``--threads``, default 1): two
 thread pools spinning in one process on a small machine distort both (see
-``chainrule.backend.threads``).
+``chainrule.backend.openblas``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from types import ModuleType
 
-from chainrule.backend.threads import set_blas_threads
+from chainrule.backend.openblas import set_blas_threads
 from chainrule.benchmarks import report
 from chainrule.benchmarks._timing import Result, machine_load
 

@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    from chainrule.backend.openblas import relaunch_with_avx512_kernels
     from chainrule.cli import tools
 
+    if argv is None:  # started as a program (not called from Python): it may restart with faster BLAS kernels
+        relaunch_with_avx512_kernels(sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] in tools.TOOLS:  # the tool parses its own arguments, --help included
@@ -64,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _limit_threads(threads: int | None) -> None:
-    """--threads N, else 1 thread unless an environment variable chose (see chainrule.backend.threads for why)."""
-    from chainrule.backend.threads import set_blas_threads, user_chose_threads
+    """--threads N, else 1 thread unless an environment variable chose (see chainrule.backend.openblas for why)."""
+    from chainrule.backend.openblas import set_blas_threads, user_chose_threads
 
     if threads is None and not user_chose_threads():
         threads = 1

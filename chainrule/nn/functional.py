@@ -406,7 +406,7 @@ def _class_weights(target: Tensor, num_classes: int, weight: Tensor | None, igno
     else:
         if weight.shape != (num_classes,):
             raise ValueError(f"{op}: weight of shape {weight.shape} should have one entry per class ({num_classes},)")
-        sample_weight = weight._data[indices]
+        sample_weight = weight._data[indices].astype(dtype, copy=False)
         if kept is not None:
             sample_weight = sample_weight * kept
     return indices, sample_weight

@@ -168,8 +168,11 @@ def _tap_runs(buffer, lead_strides, run: int, geometry: ConvGeometry, kernel, pa
     plane_strides = [math.prod(padded_spatial[i + 1 :]) for i in range(len(padded_spatial))]
     for tap in np.ndindex(*kernel):
         offset = sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides))
-        yield tap, xp.lib.stride_tricks.as_strided(
-            buffer[offset:], shape=(*lead_shape, run), strides=tuple(st * item for st in lead_strides) + (item,)
+        yield (
+            tap,
+            xp.lib.stride_tricks.as_strided(
+                buffer[offset:], shape=(*lead_shape, run), strides=tuple(st * item for st in lead_strides) + (item,)
+            ),
         )
 
 
@@ -196,7 +199,9 @@ def _col2im(columns, input_shape, geometry: ConvGeometry, kernel, output_size, b
     if any(s != 1 for s in geometry.stride):
         values = columns.reshape((groups, *kernel, channels // groups, batch, *output_size))
         values = values.transpose((0, d + 1, d + 2, *range(d + 3, 2 * d + 3), *range(1, d + 1)))  # G, C/G, N, *out, *K
-        folded = fold_windows(values, (groups, channels // groups, batch) + padded_spatial, geometry.stride, geometry.dilation)
+        folded = fold_windows(
+            values, (groups, channels // groups, batch) + padded_spatial, geometry.stride, geometry.dilation
+        )
         folded = folded.reshape((channels,) + folded.shape[2:])
     else:
         xp = array_module(columns)

@@ -149,7 +149,10 @@ def _tap_offsets(geometry: PoolGeometry, spatial) -> np.ndarray:
     """The flat offset in the input plane of each tap from its window's first tap."""
     plane_strides = [math.prod(spatial[i + 1 :]) for i in range(len(spatial))]
     return np.array(
-        [sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides)) for tap in np.ndindex(*geometry.kernel)]
+        [
+            sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides))
+            for tap in np.ndindex(*geometry.kernel)
+        ]
     )
 
 
@@ -187,7 +190,9 @@ class MaxPool(Op):
         offsets = xp.asarray(_tap_offsets(geometry, spatial)).take(tap_number)
         index = xp.add(_window_starts(geometry, x.shape, xp.__name__), offsets)
         if return_indices:  # PyTorch's indices count within each (sample, channel) plane
-            plane_index = index - xp.arange(0, x.size, math.prod(spatial)).reshape(values.shape[:2] + (1,) * len(spatial))
+            plane_index = index - xp.arange(0, x.size, math.prod(spatial)).reshape(
+                values.shape[:2] + (1,) * len(spatial)
+            )
         dropped = _in_padding(values, tap_number, inside)
         ctx.spare_slot = int(dropped is not None)
         if ctx.spare_slot:
