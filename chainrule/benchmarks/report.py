@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ import numpy as np
 import chainrule
 from chainrule.backend.openblas import loaded_kernels
 from chainrule.benchmarks._timing import FRAMEWORKS, Result, Summary, format_load, markdown_table
+from chainrule.serialization import atomic_open
 
 
 @dataclass(frozen=True)
@@ -183,13 +183,5 @@ def document(results: Sequence[Result], facts: dict[str, str], command: str) -> 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see all or nothing."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w") as handle:
+        handle.write(text)

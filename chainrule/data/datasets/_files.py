@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +47,7 @@ def check_sha256(actual: str, expected: str, what: str, advice: str = "") -> Non
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     """Write a compressed .npz so that ``path`` is either absent or complete, even if interrupted."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a cache is for every user of the folder
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from chainrule.serialization import atomic_open
+
+    with atomic_open(path) as stream:
+        np.savez_compressed(stream, **arrays)
