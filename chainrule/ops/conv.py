@@ -155,25 +155,29 @@ def _crop_positions(rows, batch: int, grid, output_size):
     return view[(Ellipsis,) + tuple(slice(0, n) for n in output_size)]
 
 
-def _flat_planes(xp, planes: int, padded_spatial, dtype):
-    """A zeroed buffer of ``planes`` flattened padded planes plus slack, so every tap's run stays inside it."""
-    slack = math.prod(padded_spatial[1:])
-    return xp.zeros(planes * math.prod(padded_spatial) + slack, dtype)
+def _fold_wide(values, padded_spatial, geometry: ConvGeometry):
+    """col2im for wide columns: values (G, *K, C/G, N, P) added into zeroed planes (C, N, *padded_spatial).
 
-
-def _tap_runs(buffer, lead_strides, run: int, geometry: ConvGeometry, kernel, padded_spatial, lead_shape):
-    """For each kernel tap, a strided view (*lead_shape, run) of ``buffer`` starting at the tap's offset."""
-    xp = array_module(buffer)
+    Tap t's columns land at one fixed offset of every flattened plane, so each
+    tap is one strided add of runs of P floats. A run may pass its plane's end
+    only with the zeros of the extra positions, into the next plane or the
+    slack at the buffer's end.
+    """
+    groups, *kernel, group_channels, batch, run = values.shape
+    xp = array_module(values)
+    plane = math.prod(padded_spatial)
+    planes = groups * group_channels * batch
+    buffer = xp.zeros(planes * plane + math.prod(padded_spatial[1:]), values.dtype)
     item = buffer.itemsize
+    strides = (group_channels * batch * plane * item, batch * plane * item, plane * item, item)
     plane_strides = [math.prod(padded_spatial[i + 1 :]) for i in range(len(padded_spatial))]
     for tap in np.ndindex(*kernel):
         offset = sum(t * dl * st for t, dl, st in zip(tap, geometry.dilation, plane_strides))
-        yield (
-            tap,
-            xp.lib.stride_tricks.as_strided(
-                buffer[offset:], shape=(*lead_shape, run), strides=tuple(st * item for st in lead_strides) + (item,)
-            ),
+        target = xp.lib.stride_tricks.as_strided(
+            buffer[offset:], shape=(groups, group_channels, batch, run), strides=strides
         )
+        target += values[(slice(None),) + tap]
+    return buffer[: planes * plane].reshape((groups * group_channels, batch) + padded_spatial)
 
 
 def _im2col(x, geometry: ConvGeometry, kernel, output_size):
@@ -204,18 +208,9 @@ def _col2im(columns, input_shape, geometry: ConvGeometry, kernel, output_size, b
         )
         folded = folded.reshape((channels,) + folded.shape[2:])
     else:
-        xp = array_module(columns)
-        plane = math.prod(padded_spatial)
         run = math.prod(_position_grid(geometry, spatial, output_size))
-        group_channels = channels // groups
-        values = columns.reshape((groups, *kernel, group_channels, batch, run))
-        buffer = _flat_planes(xp, channels * batch, padded_spatial, columns.dtype)  # (C, N) planes
-        lead_strides = (group_channels * batch * plane, batch * plane, plane)
-        for tap, target in _tap_runs(
-            buffer, lead_strides, run, geometry, kernel, padded_spatial, (groups, group_channels, batch)
-        ):
-            target += values[(slice(None),) + tap]
-        folded = buffer[: channels * batch * plane].reshape((channels, batch) + padded_spatial)
+        values = columns.reshape((groups, *kernel, channels // groups, batch, run))
+        folded = _fold_wide(values, padded_spatial, geometry)
     return _batch_first(crop_spatial(folded, geometry.padding, spatial), bias)
 
 
