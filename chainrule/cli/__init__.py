@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         viz_cli.add_summary_parser,
     ):
         add_viz_parser(commands)
-    parser.tool_parsers = tools.add_parsers(commands)
+    tools.add_parsers(commands)
     return parser
 
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] in tools.TOOLS:  # the tool parses its own arguments, --help included
-        return tools.run_tool(argv[0], argv[1:], parser.tool_parsers[argv[0]])
+        return tools.run_tool(argv[0], argv[1:])
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the subcommand's parser, so the usage shown is that command's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
