@@ -8,7 +8,7 @@ loss.backward()          # w.grad now holds d loss / d w
 """
 
 from chainrule import autograd  # first: the graph machinery the tensor module builds on
-from chainrule.tensor import Tensor
+from chainrule.tensor import Size, Tensor
 from chainrule import ops  # gives Tensor its methods and operators
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.grad_mode import inference_mode
@@ -153,7 +153,7 @@ from chainrule.ops.shape import (
     view,
 )
 from chainrule.serialization import load, save
-from chainrule.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 from chainrule import data  # noqa: E402

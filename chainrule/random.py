@@ -44,12 +44,61 @@ def set_rng_state(state: dict) -> None:
     _generator.bit_generator.state = state
 
 
+class Generator:
+    """A random number generator of its own, as ``torch.Generator``: ``cr.Generator().manual_seed(0)``.
+
+    Pass it as ``generator=`` to a random draw (``rand``, ``randn``, ``randint``,
+    ``randperm``, ``multinomial``, ``bernoulli``, ``normal_``, a sampler or a
+    DataLoader) to draw from it instead of the global generator.
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = Device(device)
+        self._seed = DEFAULT_SEED
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed this generator; returns it, so ``Generator().manual_seed(0)`` chains."""
+        self._seed = int(seed)
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy and return the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        self._rng.bit_generator.state = state
+        return self
+
+    def __repr__(self) -> str:
+        return f"<chainrule.Generator seed={self._seed}>"
+
+
+def numpy_generator(generator=None) -> np.random.Generator:
+    """The NumPy generator behind ``generator``: a :class:`Generator`, a NumPy one, or None for the global."""
+    if generator is None:
+        return _generator
+    if isinstance(generator, Generator):
+        return generator._rng
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator must be a chainrule.Generator, got {type(generator).__name__}")
+
+
 def _place(array: np.ndarray, device) -> np.ndarray:
     return array if device is None or Device(device) == CPU else to_device(array, Device(device))
 
 
 def uniform(shape, low=0.0, high=1.0, dtype=np.float32, device=None, generator=None):
-    gen = generator or _generator
+    gen = numpy_generator(generator)
     array = gen.random(shape, dtype=np.float64 if np.dtype(dtype) == np.float64 else np.float32)
     if low != 0.0 or high != 1.0:
         array = array * (high - low) + low
@@ -57,7 +106,7 @@ def uniform(shape, low=0.0, high=1.0, dtype=np.float32, device=None, generator=N
 
 
 def normal(shape, mean=0.0, std=1.0, dtype=np.float32, device=None, generator=None):
-    gen = generator or _generator
+    gen = numpy_generator(generator)
     array = gen.standard_normal(shape, dtype=np.float64 if np.dtype(dtype) == np.float64 else np.float32)
     if mean != 0.0 or std != 1.0:
         array = array * std + mean
@@ -65,9 +114,9 @@ def normal(shape, mean=0.0, std=1.0, dtype=np.float32, device=None, generator=No
 
 
 def integers(low, high, shape, dtype=np.int64, device=None, generator=None):
-    gen = generator or _generator
+    gen = numpy_generator(generator)
     return _place(gen.integers(low, high, size=shape, dtype=dtype), device)
 
 
 def permutation(n: int, generator=None) -> np.ndarray:
-    return (generator or _generator).permutation(n)
+    return numpy_generator(generator).permutation(n)

@@ -13,6 +13,32 @@ from chainrule.autograd.grad_mode import GradMode
 from chainrule.backend import array_module, device_of, dtypes
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints, as ``torch.Size`` (``x.shape``, ``x.size()``)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for ``()``)."""
+        count = 1
+        for n in self:
+            count *= n
+        return count
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size({list(self)})"
+
+    def __str__(self) -> str:  # messages show a shape as the tuple it is: "(2, 3)"
+        return tuple.__repr__(self)
+
+    def __getitem__(self, index):
+        result = tuple.__getitem__(self, index)
+        return Size(result) if isinstance(index, slice) else result
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -40,8 +66,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ metadata
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -60,7 +86,7 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self._data.shape
+            return Size(self._data.shape)
         return self._data.shape[dim]
 
     def numel(self) -> int:
