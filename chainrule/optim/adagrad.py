@@ -57,6 +57,7 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        **implementation_options,
     ):
         defaults = dict(
             lr=lr,
@@ -66,7 +67,7 @@ class Adagrad(Optimizer):
             eps=eps,
             maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **implementation_options)
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(p, group)

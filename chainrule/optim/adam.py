@@ -65,6 +65,7 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        **implementation_options,
     ):
         defaults = dict(
             lr=lr,
@@ -75,25 +76,17 @@ class Adam(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **implementation_options)
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
-        self._require(group["eps"] >= 0, f"invalid epsilon value: {group['eps']}")
-        betas = group["betas"]
-        self._require(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas}")
-        for i, beta in enumerate(betas):
-            self._require(0 <= beta < 1, f"invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
-        self._require(group["weight_decay"] >= 0, f"invalid weight_decay value: {group['weight_decay']}")
+        validate_adam_group(self, group)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr = float(group["lr"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
         eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         amsgrad = group["amsgrad"]
-        decoupled = group["decoupled_weight_decay"]
-        maximize = group["maximize"]
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -101,23 +94,11 @@ class Adam(Optimizer):
             state = self._state_for(p, amsgrad)
             state["step"] += 1
             step = state["step"]
-            if decoupled:
-                if weight_decay != 0:
-                    param *= 1 - lr * weight_decay
-                grad = self._gradient(p, maximize, 0.0)
-            else:
-                grad = self._gradient(p, maximize, weight_decay)
+            grad = decayed_gradient(self, p, group)
             exp_avg = state["exp_avg"]._data
             exp_avg_sq = state["exp_avg_sq"]._data
             work = self._scratch(param, 1)
-            # m += (1 - beta1) (g - m): PyTorch's lerp_, the same rounding.
-            np.subtract(grad, exp_avg, out=work)
-            work *= 1 - beta1
-            exp_avg += work
-            exp_avg_sq *= beta2
-            np.multiply(grad, 1 - beta2, out=work)
-            work *= grad
-            exp_avg_sq += work
+            update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2, work)
             bias_correction1 = 1 - beta1**step
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
             if amsgrad:
@@ -141,3 +122,34 @@ class Adam(Optimizer):
         if amsgrad and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = state_like(p)
         return state
+
+
+def validate_adam_group(optimizer: Optimizer, group: dict[str, Any]) -> None:
+    """The range checks of the Adam family: ``eps >= 0``, two betas in [0, 1), ``weight_decay >= 0``."""
+    optimizer._require(group["eps"] >= 0, f"invalid epsilon value: {group['eps']}")
+    betas = group["betas"]
+    optimizer._require(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas}")
+    for i, beta in enumerate(betas):
+        optimizer._require(0 <= beta < 1, f"invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
+    optimizer._require(group["weight_decay"] >= 0, f"invalid weight_decay value: {group['weight_decay']}")
+
+
+def decayed_gradient(optimizer: Optimizer, p, group: dict[str, Any]):
+    """``p``'s gradient with the group's weight decay: added to it (L2), or applied to ``p`` (decoupled)."""
+    weight_decay = float(group["weight_decay"])
+    if group["decoupled_weight_decay"]:
+        if weight_decay != 0:
+            p._data *= 1 - float(group["lr"]) * weight_decay
+        return optimizer._gradient(p, group["maximize"], 0.0)
+    return optimizer._gradient(p, group["maximize"], weight_decay)
+
+
+def update_moments(exp_avg, exp_avg_sq, grad, beta1: float, beta2: float, work) -> None:
+    """Adam's running moments in place: ``m += (1 - b1)(g - m)`` (as a lerp), ``v = b2 v + (1 - b2) g^2``."""
+    np.subtract(grad, exp_avg, out=work)
+    work *= 1 - beta1
+    exp_avg += work
+    exp_avg_sq *= beta2
+    np.multiply(grad, 1 - beta2, out=work)
+    work *= grad
+    exp_avg_sq += work

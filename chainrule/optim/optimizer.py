@@ -39,7 +39,8 @@ class Optimizer:
             buffers, moment estimates, step counts), created on its first step.
     """
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
+    def __init__(self, params: ParamsT, defaults: dict[str, Any], **implementation_options):
+        _check_implementation_options(type(self).__name__, implementation_options)
         self.defaults = defaults
         self._validate_group(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
@@ -243,6 +244,20 @@ class Optimizer:
         state = self.__dict__.copy()
         state["_workspace"] = {}
         return state
+
+
+# PyTorch's switches between implementations of the same update. Every step here
+# is already one fused pass over each parameter's arrays, so they change nothing.
+IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _check_implementation_options(name: str, options: dict[str, Any]) -> None:
+    """Accept PyTorch's ``foreach``/``fused``/``capturable`` flags; refuse unknown keywords and ``differentiable``."""
+    for key, value in options.items():
+        if key not in IMPLEMENTATION_OPTIONS:
+            raise TypeError(f"{name}.__init__() got an unexpected keyword argument '{key}'")
+        if key == "differentiable" and value:
+            raise NotImplementedError(f"{name}: differentiable=True (a step recorded in the graph) is not supported")
 
 
 def state_like(p: Tensor, fill_value: float = 0.0) -> Tensor:

@@ -65,6 +65,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        **implementation_options,
     ):
         defaults = dict(
             lr=lr,
@@ -74,7 +75,7 @@ class SGD(Optimizer):
             nesterov=nesterov,
             maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **implementation_options)
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         super()._validate_group(group)
