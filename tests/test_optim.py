@@ -408,6 +408,13 @@ SCHEDULES = [
     ("OneCycleLR", "Adam", dict(max_lr=0.05, epochs=4, steps_per_epoch=10, anneal_strategy="linear"), 39),
     ("OneCycleLR", "SGD", dict(max_lr=0.3, total_steps=50, three_phase=True, pct_start=0.25), 49),
     ("OneCycleLR", "RMSprop", dict(max_lr=0.3, total_steps=35, cycle_momentum=False), 35),
+    ("MultiplicativeLR", "SGD", dict(lr_lambda=lambda epoch: 0.9 if epoch % 3 else 1.05), 30),
+    ("ConstantLR", "SGD", dict(factor=0.25, total_iters=6), 12),
+    ("LinearLR", "Adam", dict(), 10),
+    ("LinearLR", "SGD", dict(start_factor=0.9, end_factor=0.05, total_iters=20), 30),
+    ("PolynomialLR", "SGD", dict(total_iters=15, power=2.0), 20),
+    ("CosineAnnealingWarmRestarts", "SGD", dict(T_0=5), 23),
+    ("CosineAnnealingWarmRestarts", "Adam", dict(T_0=3, T_mult=2, eta_min=0.001), 40),
 ]
 
 

@@ -31,13 +31,21 @@ from typing import Any
 from chainrule.optim.optimizer import Optimizer
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
     "ExponentialLR",
     "InverseTimeLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycleLR",
+    "PolynomialLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]
 
@@ -106,15 +114,20 @@ class LRScheduler:
                 stacklevel=2,
             )
         self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
+        if epoch is not None:
             warnings.warn(
                 "passing an epoch to step() is deprecated; call step() once per epoch instead",
                 UserWarning,
                 stacklevel=2,
             )
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Move to the next epoch (or to ``epoch``) and write its learning rates into the optimizer."""
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
@@ -164,7 +177,7 @@ class LambdaLR(LRScheduler):
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != len(optimizer.param_groups):
                 raise ValueError(
-                    f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas (one per parameter group), "
+                    f"{type(self).__name__}: expected {len(optimizer.param_groups)} lr_lambdas (one per parameter group), "
                     f"but got {len(lr_lambda)}"
                 )
             self.lr_lambdas = list(lr_lambda)
@@ -534,13 +547,409 @@ def _one_cycle_phases(total_steps: int, pct_start: float, three_phase: bool) -> 
     return [warmup, cooldown, annihilate]
 
 
-def _per_group(name: str, optimizer: Optimizer, value) -> list:
+def _per_group(name: str, optimizer: Optimizer, value, owner: str = "OneCycleLR") -> list:
     """``value`` repeated for each parameter group, or checked to have one entry per group."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
             raise ValueError(
-                f"OneCycleLR: expected {len(optimizer.param_groups)} values for {name} (one per parameter group), "
+                f"{owner}: expected {len(optimizer.param_groups)} values for {name} (one per parameter group), "
                 f"got {len(value)}"
             )
         return list(value)
     return [value] * len(optimizer.param_groups)
+
+
+class MultiplicativeLR(LambdaLR):
+    r"""Multiplies each group's learning rate by ``lr_lambda(epoch)`` at every step.
+
+    .. math:: \eta_t = \eta_{t-1} \cdot \lambda(t)
+
+    Args:
+        optimizer: the optimizer.
+        lr_lambda: a function of the epoch index returning a factor, or one per group.
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._current_lrs()
+        return [
+            group["lr"] * factor(self.last_epoch) for factor, group in zip(self.lr_lambdas, self.optimizer.param_groups)
+        ]
+
+
+class ConstantLR(LRScheduler):
+    r"""Scales the learning rate by ``factor`` for the first ``total_iters`` epochs, then restores it.
+
+    .. math:: \eta_t = \eta_0 \cdot (\text{factor if } t < \text{total\_iters} \text{ else } 1)
+
+    Args:
+        optimizer: the optimizer.
+        factor: the scale in [0, 1] (default 1/3).
+        total_iters: how many epochs it lasts (default 5).
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        scale = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [base_lr * scale for base_lr in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    r"""Scales the learning rate by a factor going linearly from ``start_factor`` to ``end_factor``.
+
+    .. math:: \eta_t = \eta_0 \Big(s + (e - s)\frac{\min(t, T)}{T}\Big)
+
+    with :math:`s`, :math:`e` the start and end factors and :math:`T` = ``total_iters``;
+    a linear warm-up with the defaults. Computed recursively, as PyTorch does.
+
+    Args:
+        optimizer: the optimizer.
+        start_factor: :math:`s` in (0, 1] (default 1/3).
+        end_factor: :math:`e` in [0, 1] (default 1).
+        total_iters: :math:`T` (default 5).
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._current_lrs()]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        return [lr * ratio for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        progress = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [
+            base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+            for base_lr in self.base_lrs
+        ]
+
+
+class PolynomialLR(LRScheduler):
+    r"""Decays the learning rate polynomially to zero over ``total_iters`` epochs.
+
+    .. math:: \eta_t = \eta_0 \big(1 - \min(t, T)/T\big)^{p}
+
+    Args:
+        optimizer: the optimizer.
+        total_iters: :math:`T` (default 5).
+        power: :math:`p` (default 1.0: linear).
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        t, total = self.last_epoch, self.total_iters
+        decay = ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
+        return [lr * decay for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        remaining = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * remaining**self.power for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing restarted every ``T_i`` epochs, with periods growing by ``T_mult``.
+
+    .. math::
+        \eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\big(1 + \cos(\pi T_{cur} / T_i)\big)
+
+    where :math:`T_{cur}` counts the epochs (possibly fractional, with
+    ``step(epoch)``) since the last restart (SGDR, Loshchilov and Hutter, 2017).
+
+    Args:
+        optimizer: the optimizer.
+        T_0: the length of the first period (a positive int).
+        T_mult: the factor by which each period is longer than the last (an int >= 1, default 1).
+        eta_min: :math:`\eta_{\min}` (default 0).
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a positive integer T_0, got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, got {T_mult}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or jump to ``epoch`` (fractional epochs allowed, e.g. ``epoch + i / iters``)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur %= self.T_i
+                self.T_i *= self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts.step: expected a non-negative epoch, got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+
+class _SchedulerSequence(LRScheduler):
+    """Checks and checkpoints shared by the schedulers made of other schedulers."""
+
+    def _check_schedulers(self, schedulers: list[LRScheduler], optimizer: Optimizer) -> None:
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name}: expects at least one scheduler, got none")
+        for index, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"{name}: ReduceLROnPlateau (at index {index}) needs a metric at each step; it cannot be combined"
+                )
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(
+                    f"{name}: every scheduler must belong to the same optimizer; the one at index {index} "
+                    f"({type(scheduler).__name__}) does not"
+                )
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for scheduler, state in zip(self._schedulers, saved):
+            scheduler.load_state_dict(state)
+
+
+class SequentialLR(_SchedulerSequence):
+    """Runs ``schedulers`` one after another, switching at the epochs in ``milestones``.
+
+    ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, 95)], milestones=[5])``
+    warms up for 5 epochs, then anneals; each scheduler starts from the base rate at its milestone.
+
+    Args:
+        optimizer: the optimizer all the schedulers belong to.
+        schedulers: the schedulers, in order.
+        milestones: the epochs at which the next scheduler takes over (one fewer than the schedulers).
+        last_epoch: the index of the last epoch (default -1: start).
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int], last_epoch: int = -1
+    ):
+        self._check_schedulers(schedulers, optimizer)
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"SequentialLR: expects one milestone fewer than schedulers, got {len(schedulers)} schedulers "
+                f"and {len(milestones)} milestones"
+            )
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        self._step_count = 0
+        for group in optimizer.param_groups:  # undo what constructing the schedulers did
+            group["lr"] = group["initial_lr"]
+        for scheduler in self._schedulers:
+            scheduler.last_epoch -= 1
+        first = self._schedulers[bisect_right(self._milestones, 0)]
+        first._initial_step()
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        self._step_count += 1
+        self.last_epoch += 1
+        index = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler._update_lr(0)  # the next scheduler starts its schedule from epoch 0
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_SchedulerSequence):
+    """Steps every scheduler of ``schedulers`` at each ``step()``: their effects on ``lr`` compose.
+
+    Args:
+        schedulers: the schedulers (of one optimizer).
+        optimizer: that optimizer (default: the first scheduler's).
+    """
+
+    def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None):
+        optimizer = optimizer or (schedulers[0].optimizer if schedulers else None)
+        self._check_schedulers(list(schedulers), optimizer)
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._step_count = 0
+        self._last_lr = self._current_lrs()
+
+    def step(self) -> None:
+        self._step_count += 1
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._current_lrs()
+
+
+class ReduceLROnPlateau(LRScheduler):
+    r"""Multiplies the learning rate by ``factor`` when a metric has stopped improving for ``patience`` epochs.
+
+    ``scheduler.step(val_loss)`` after each evaluation. An epoch improves on the
+    best value when, for ``mode="min"``, the metric is below
+    :math:`\text{best}(1 - \text{threshold})` (``threshold_mode="rel"``) or
+    :math:`\text{best} - \text{threshold}` (``"abs"``); ``"max"`` mirrors it.
+    After a reduction, ``cooldown`` epochs pass before bad epochs count again;
+    the rate never goes below ``min_lr``, and changes smaller than ``eps`` are skipped.
+
+    Args:
+        optimizer: the optimizer.
+        mode: ``"min"`` or ``"max"`` (default "min").
+        factor: the factor, below 1 (default 0.1).
+        patience: epochs without improvement tolerated (default 10).
+        threshold: the improvement that counts (default 1e-4).
+        threshold_mode: ``"rel"`` or ``"abs"`` (default "rel").
+        cooldown: epochs to wait after a reduction (default 0).
+        min_lr: a lower bound, or one per group (default 0).
+        eps: the smallest change applied (default 1e-8).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: list[float] | float = 0,
+        eps: float = 1e-8,
+    ):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self.optimizer = optimizer
+        self.factor = factor
+        if isinstance(min_lr, (list, tuple)):
+            self.min_lrs = _per_group("min_lr", optimizer, min_lr, owner="ReduceLROnPlateau")
+            self.default_min_lr = None
+        else:
+            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+            self.default_min_lr = min_lr
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.last_epoch = 0
+        self._step_count = 0
+        self._last_lr = self._current_lrs()
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def is_better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min":
+            return value < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
+        return value > (best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+
+    def step(self, metrics, epoch: int | None = None) -> None:
+        """Record this epoch's metric (a number or a one-element tensor); reduce the rate after a plateau."""
+        current = float(metrics)
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current_lrs()
+
+    def _reduce_lr(self) -> None:
+        if len(self.min_lrs) != len(self.optimizer.param_groups):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer has {len(self.optimizer.param_groups)} parameter groups but "
+                    f"{len(self.min_lrs)} min_lrs were given; set scheduler.min_lrs to match"
+                )
+            self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
+        for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, min_lr)
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
