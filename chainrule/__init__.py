@@ -13,7 +13,6 @@ from chainrule import ops  # gives Tensor its methods and operators
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.grad_mode import inference_mode
 from chainrule.backend import Device as device
-from chainrule.backend import cuda_is_available as _cuda_is_available
 from chainrule.backend.dtypes import (
     bool_ as bool,
     float16,
@@ -78,6 +77,7 @@ from chainrule.ops.elementwise import (
     log10,
     logical_and,
     logical_not,
+    bitwise_not,
     logical_or,
     logical_xor,
     lt,
@@ -152,12 +152,94 @@ from chainrule.ops.shape import (
     unsqueeze,
     view,
 )
+from chainrule.ops.creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    get_default_dtype,
+    set_default_dtype,
+    tril_indices,
+    triu_indices,
+)
+from chainrule.ops.indexing import (
+    argwhere,
+    index_add,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_reduce,
+    take_along_dim,
+)
+from chainrule.ops.linalg import addbmm, addmm, addmv, baddbmm, cdist, cross, trace
+from chainrule.ops.reduce import count_nonzero, cumprod, std_mean, var_mean
+from chainrule.ops.sampling import bernoulli, multinomial, normal, poisson
+from chainrule.ops.shape import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    diag,
+    diag_embed,
+    diagonal,
+    diff,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
+    repeat_interleave,
+    roll,
+)
+from chainrule.ops.sorting import (
+    argsort,
+    bucketize,
+    histc,
+    histogram,
+    kthvalue,
+    median,
+    mode,
+    msort,
+    searchsorted,
+    sort,
+    topk,
+    unique,
+    unique_consecutive,
+)
+from chainrule.ops.special import (
+    arctan2,
+    atan2,
+    clamp_max,
+    clamp_min,
+    erf,
+    erfc,
+    erfinv,
+    isclose,
+    lerp,
+    logaddexp,
+)
+from chainrule.tensor import set_printoptions
 from chainrule.serialization import load, save
+from chainrule import accelerator, backends, cuda  # noqa: E402
+from chainrule.backend.threads import get_num_threads, set_num_threads
+from chainrule.backends import (
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 from chainrule import data  # noqa: E402
+from chainrule import utils  # noqa: E402
+from chainrule import distributed  # noqa: E402 (mpi4py itself is imported only by init_process_group)
 from chainrule import viz  # noqa: E402
+from chainrule import onnx  # noqa: E402  (imports the onnx package only when export/load run)
 from chainrule.viz import summary  # noqa: E402
 
 float = float32
@@ -170,12 +252,6 @@ short = int16
 __version__ = "0.1.0"
 
 
-class cuda:
-    """``cr.cuda.is_available()``: whether CuPy and an NVIDIA GPU are present."""
-
-    is_available = staticmethod(_cuda_is_available)
-
-
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
@@ -184,5 +260,5 @@ def numel(input: Tensor) -> int:
     return input.numel()
 
 
-def get_default_dtype():
-    return float32
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()

@@ -120,3 +120,42 @@ def integers(low, high, shape, dtype=np.int64, device=None, generator=None):
 
 def permutation(n: int, generator=None) -> np.ndarray:
     return numpy_generator(generator).permutation(n)
+
+
+def categorical_with_replacement(weights: np.ndarray, num_samples: int, generator=None) -> np.ndarray:
+    """For each row of non-negative ``weights`` (m, n), ``num_samples`` category indices drawn i.i.d.
+
+    Inverse-CDF sampling: a uniform draw scaled by the row's total is located in the
+    running sum of the weights, so a zero-weight category is never drawn.
+    """
+    gen = numpy_generator(generator)
+    cumulative = np.cumsum(weights, axis=1, dtype=np.float64)
+    totals = cumulative[:, -1:]
+    targets = gen.random((weights.shape[0], num_samples)) * totals
+    samples = np.stack([np.searchsorted(row, t, side="right") for row, t in zip(cumulative, targets)])
+    last_positive = weights.shape[1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    return np.minimum(samples, last_positive[:, None])
+
+
+def categorical_without_replacement(weights: np.ndarray, num_samples: int, generator=None) -> np.ndarray:
+    """For each row of ``weights`` (m, n), ``num_samples`` distinct categories, drawn one after another
+    with probability proportional to the weights of those not yet drawn.
+
+    Efraimidis and Spirakis' keys: with E_i ~ Exp(1), the categories in increasing order of
+    E_i / w_i have exactly that sequential distribution, so one sort draws them all.
+    """
+    gen = numpy_generator(generator)
+    with np.errstate(divide="ignore"):
+        keys = gen.standard_exponential(weights.shape) / weights.astype(np.float64)
+    return np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+
+
+def bernoulli(probabilities: np.ndarray, generator=None) -> np.ndarray:
+    """1 with probability p, else 0, elementwise, in the dtype of ``probabilities``."""
+    draws = numpy_generator(generator).random(probabilities.shape)
+    return (draws < probabilities).astype(probabilities.dtype)
+
+
+def poisson(rates: np.ndarray, generator=None) -> np.ndarray:
+    """Poisson counts with the given rates, in the dtype of ``rates``."""
+    return numpy_generator(generator).poisson(rates).astype(rates.dtype)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import GradMode
 from chainrule.backend import array_module, device_of, dtypes
 
 
@@ -47,7 +46,17 @@ class Tensor:
         grad_fn: the graph node that produced this tensor; None for leaves.
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_requires_grad",
+        "grad",
+        "grad_fn",
+        "_output_nr",
+        "_version_counter",  # None (version 0) or a one-element list shared with views and detached copies
+        "_view",  # None, or the ViewInfo tying this tensor to the base whose memory it shares
+        "_hooks",  # None, or a leaf's register_hook functions by handle id
+        "__weakref__",
+    )
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False):
@@ -59,7 +68,9 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._output_nr = 0
-        self._version = 0
+        self._version_counter = None
+        self._view = None
+        self._hooks = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -94,6 +105,23 @@ class Tensor:
 
     def element_size(self) -> int:
         return self._data.itemsize
+
+    def nelement(self) -> int:
+        return self._data.size
+
+    def stride(self, dim: int | None = None):
+        """Steps in elements between neighbours along each dim (or along ``dim``)."""
+        steps = tuple(step // self._data.itemsize for step in self._data.strides)
+        return steps if dim is None else steps[dim]
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def data_ptr(self) -> int:
+        """The address of the first element (a CuPy array's device pointer on cuda)."""
+        if type(self._data) is np.ndarray:
+            return self._data.__array_interface__["data"][0]
+        return self._data.data.ptr
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -136,23 +164,76 @@ class Tensor:
         return self
 
     def retain_grad(self) -> None:
-        raise NotImplementedError("retain_grad: use chainrule.autograd.grad(output, [tensor]) instead")
+        """Keep this non-leaf's gradient in ``.grad`` after backward (accumulating); a no-op on leaves."""
+        from chainrule.autograd.hooks import retain_grad
+
+        retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        from chainrule.autograd.hooks import retains_grad
+
+        return retains_grad(self)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces the gradient.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        from chainrule.autograd.hooks import register_hook
+
+        return register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """On a leaf: call ``hook(tensor)`` each time backward has accumulated a gradient into ``.grad``."""
+        from chainrule.autograd.hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
+    # ------------------------------------------------------------------ versions and aliases
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views)."""
+        counter = self._version_counter
+        return 0 if counter is None else counter[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._shared_version_counter()[0] = value
+
+    def _shared_version_counter(self) -> list:
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = [0]
+        return counter
+
+    def _alias(self) -> Tensor:
+        """A new tensor object for the same array, version counter and place in the graph."""
+        alias = Tensor._wrap(self._data, self.grad_fn, self._output_nr)
+        alias._requires_grad = self._requires_grad
+        alias._version_counter = self._shared_version_counter()
+        return alias
 
     @property
     def data(self) -> Tensor:
-        """A tensor sharing this one's array, outside the graph."""
-        return Tensor._wrap(self._data)
+        """A tensor sharing this one's array (and version counter), outside the graph."""
+        return self.detach()
 
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data = value._data if isinstance(value, Tensor) else value
+        self._view = None  # the new array is not a view of the old base
 
     def detach(self) -> Tensor:
-        return Tensor._wrap(self._data)
+        """The same values outside the graph, sharing memory and version counter with this tensor."""
+        detached = Tensor._wrap(self._data)
+        detached._version_counter = self._shared_version_counter()
+        return detached
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
         self._requires_grad = False
+        self._view = None
         return self
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
@@ -170,7 +251,9 @@ class Tensor:
         tensor.grad = None
         tensor.grad_fn = grad_fn
         tensor._output_nr = output_nr
-        tensor._version = 0
+        tensor._version_counter = None
+        tensor._view = None
+        tensor._hooks = None
         return tensor
 
     # ------------------------------------------------------------------ conversion
@@ -236,6 +319,17 @@ class Tensor:
             return format(self._data.item(), spec)
         return repr(self)
 
+    _PROCESS_LOCAL = ("_version_counter", "_view", "_hooks")  # ties to other tensors and callables: not pickled
+
+    def __getstate__(self):
+        """Pickle the array, gradient and graph; a view is pickled as its own values, not with its base."""
+        return {name: getattr(self, name) for name in Tensor.__slots__[:-1] if name not in Tensor._PROCESS_LOCAL}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self._version_counter = self._view = self._hooks = None
+
     def __deepcopy__(self, memo):
         copy = Tensor._wrap(array_module(self._data).array(self._data, copy=True))
         copy._requires_grad = self._requires_grad
@@ -246,106 +340,37 @@ class Tensor:
         memo[id(self)] = copy
         return copy
 
-    # ------------------------------------------------------------------ in-place updates
-    def _check_inplace(self, op: str) -> None:
-        if self._requires_grad and GradMode.enabled:
-            kind = "a leaf tensor" if self.grad_fn is None else "a tensor"
-            raise RuntimeError(
-                f"{op}: {kind} that requires grad is being modified in place; "
-                "wrap the update in `with cr.no_grad():` or work on tensor.detach()"
-            )
-        self._version += 1
+    # In-place methods (zero_, add_, __setitem__, __iadd__, ...) are bound by chainrule.ops.inplace:
+    # each writes its out-of-place op's result into this tensor (chainrule.autograd.inplace).
 
-    def _assign(self, op: str, value) -> Tensor:
-        self._check_inplace(op)
-        value = value._data if isinstance(value, Tensor) else value
-        xp = array_module(self._data)
-        self._data[...] = xp.asarray(value, dtype=self._data.dtype) if not np.isscalar(value) else value
-        return self
 
-    def __setitem__(self, index, value) -> None:
-        from chainrule.ops.indexing import normalize_index
+_PRINT_OPTIONS = {"precision": 4, "threshold": 200, "edgeitems": 3, "max_line_width": 75, "suppress_small": False}
+_PRINT_PROFILES = {
+    "default": {"precision": 4, "threshold": 200, "edgeitems": 3, "max_line_width": 75},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 75},
+    "full": {"precision": 4, "threshold": np.iinfo(np.int64).max, "edgeitems": 3, "max_line_width": 75},
+}
 
-        self._check_inplace("__setitem__")
-        value = value._data if isinstance(value, Tensor) else value
-        try:
-            self._data[normalize_index(index)] = value
-        except (ValueError, IndexError, TypeError) as exc:
-            raise type(exc)(f"__setitem__: {exc} (tensor shape {self.shape}, dtype {self.dtype})") from None
 
-    def zero_(self) -> Tensor:
-        return self._assign("zero_", 0)
-
-    def fill_(self, value) -> Tensor:
-        return self._assign("fill_", value)
-
-    def copy_(self, source) -> Tensor:
-        source = source._data if isinstance(source, Tensor) else source
-        xp = array_module(self._data)
-        source = xp.asarray(source)
-        if xp.broadcast_shapes(source.shape, self.shape) != self.shape:
-            raise RuntimeError(f"copy_: source of shape {source.shape} does not broadcast to {self.shape}")
-        return self._assign("copy_", source)
-
-    def _update(self, op: str, ufunc_name: str, other, alpha=None) -> Tensor:
-        self._check_inplace(op)
-        other = other._data if isinstance(other, Tensor) else other
-        if alpha is not None and alpha != 1:
-            other = other * alpha
-        xp = array_module(self._data)
-        getattr(xp, ufunc_name)(self._data, other, out=self._data, casting="same_kind")
-        return self
-
-    def add_(self, other, alpha=1) -> Tensor:
-        return self._update("add_", "add", other, alpha)
-
-    def sub_(self, other, alpha=1) -> Tensor:
-        return self._update("sub_", "subtract", other, alpha)
-
-    def mul_(self, other) -> Tensor:
-        return self._update("mul_", "multiply", other)
-
-    def div_(self, other) -> Tensor:
-        return self._update("div_", "divide", other)
-
-    def clamp_(self, min=None, max=None) -> Tensor:
-        self._check_inplace("clamp_")
-        array_module(self._data).clip(self._data, min, max, out=self._data)
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        from chainrule import random
-
-        return self._assign("uniform_", random.uniform(self.shape, a, b, self.dtype, self.device))
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        from chainrule import random
-
-        return self._assign("normal_", random.normal(self.shape, mean, std, self.dtype, self.device))
-
-    # `a += b` updates in place, except on a non-leaf in the graph, where it
-    # rebinds `a` to the out-of-place result so the gradient stays correct.
-    def __iadd__(self, other):
-        return self + other if self._in_graph() else self.add_(other)
-
-    def __isub__(self, other):
-        return self - other if self._in_graph() else self.sub_(other)
-
-    def __imul__(self, other):
-        return self * other if self._in_graph() else self.mul_(other)
-
-    def __itruediv__(self, other):
-        return self / other if self._in_graph() else self.div_(other)
-
-    def _in_graph(self) -> bool:
-        return self.grad_fn is not None and GradMode.enabled
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+) -> None:
+    """How tensors print, as ``torch.set_printoptions`` (``sci_mode=False`` suppresses scientific notation)."""
+    if profile is not None:
+        if profile not in _PRINT_PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PRINT_PROFILES)}, got {profile!r}")
+        _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems, "max_line_width": linewidth}
+    _PRINT_OPTIONS.update({key: int(value) for key, value in given.items() if value is not None})
+    if sci_mode is not None:
+        _PRINT_OPTIONS["suppress_small"] = not sci_mode
 
 
 def _tensor_repr(tensor: Tensor) -> str:
     """``tensor([...], shape=(2, 3), dtype=float32, grad_fn=<MulBackward>)``."""
     array = tensor._data if type(tensor._data) is np.ndarray else tensor._data.get()
     prefix = "tensor("
-    values = np.array2string(array, separator=", ", prefix=prefix, threshold=200, edgeitems=3, precision=4)
+    values = np.array2string(array, separator=", ", prefix=prefix, **_PRINT_OPTIONS)
     extras = [f"shape={tuple(array.shape)}", f"dtype={array.dtype}"]
     if tensor.device.type != "cpu":
         extras.append(f"device='{tensor.device}'")

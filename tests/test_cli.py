@@ -71,6 +71,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
     assert main(["train", *SMALL, "--epochs", "2", "--batch-size", "100", "--out", str(tmp_path)]) == 130
     assert "--resume" in capsys.readouterr().out
     assert (tmp_path / "checkpoint-epoch000-batch0003.safetensors").is_file()
+    assert not (tmp_path / ".lock").exists()  # the run folder's lock goes with the run
     monkeypatch.undo()
     assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 0
     assert (tmp_path / "checkpoint-epoch002.safetensors").is_file()

@@ -173,7 +173,7 @@ def test_collate_structures():
     batch = data.default_collate(samples)
     assert batch["image"].shape == (3, 2, 2) and batch["image"].dtype == cr.uint8
     assert batch["label"].dtype == cr.int64 and batch["label"].tolist() == [0, 1, 2]
-    assert batch["weight"].dtype == cr.float32 and batch["name"] == ["s0", "s1", "s2"]
+    assert batch["weight"].dtype == cr.float64 and batch["name"] == ["s0", "s1", "s2"]  # PyTorch's float rule
     x, y = data.default_collate([(cr.ones(2), cr.tensor(1)), (cr.zeros(2), cr.tensor(0))])
     assert x.shape == (2, 2) and y.shape == (2,) and y.dtype == cr.int64
     assert isinstance(data.default_collate([[1, 2.0], [3, 4.0]]), list)

@@ -190,6 +190,20 @@ def test_fused_layer_matches_its_composed_form(mode, reverse):
         np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
 
 
+@needs_torch
+@DTYPES
+def test_saturated_lstm_gates_match_torch_without_warnings(dtype):
+    """Pre-activations of +-1000 drive exp to 0 and inf: every gate lands on its limit, no nan and no warning."""
+    ours, theirs = _pair("lstm", dtype)
+    x = np.random.default_rng(8).choice([-1000.0, 1000.0], size=(SEQ, BATCH, FEATURES)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mine = ours(cr.tensor(x, requires_grad=True))
+    reference = theirs(torch.tensor(x, requires_grad=True))
+    for a, b in zip([mine[0], *mine[1]], [reference[0], *reference[1]]):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **TOLERANCES[dtype])
+
+
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_gradcheck_and_gradgradcheck(mode):
     arrays = _layer_inputs(mode, np.random.default_rng(7), seq=3, batch=2, features=2, hidden=2)

@@ -254,3 +254,65 @@ def test_line_progress_prints_periodically():
         reporter.batch_end(batch, metrics, elapsed=1.0)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 9 and lines[0].startswith("epoch 1/2  10%") and "acc 90.00%" in lines[0]
+
+
+def test_progress_bar_by_name_needs_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
+    with pytest.raises(ImportError, match="progress='bar' needs tqdm"):
+        make_progress("bar", io.StringIO())
+    assert isinstance(make_progress("auto", io.StringIO()), LineProgress)  # auto falls back to lines
+
+
+def lr_after_each_step(trainer, epochs):
+    """Run ``trainer`` to ``epochs`` epochs; the learning rate after every optimizer step."""
+    rates = []
+    trainer.callbacks.append(
+        lambda t, event: rates.append(t.optimizer.param_groups[0]["lr"]) if event == "batch" else None
+    )
+    trainer.fit(epochs)
+    return rates
+
+
+def test_resume_with_a_rebuilt_schedule_joins_the_longer_schedule_at_its_step(tmp_path):
+    short = make_trainer(tmp_path / "run")  # OneCycleLR over EPOCHS epochs
+    short.fit(2)
+    longer = 2 * EPOCHS
+    cr.manual_seed(0)
+    reference = make_trainer(None)
+    reference.scheduler = OneCycleLR(reference.optimizer, max_lr=0.05, total_steps=longer * len(reference.train_loader))
+    expected = lr_after_each_step(reference, longer)
+
+    extended = make_trainer(tmp_path / "run")
+    extended.scheduler = OneCycleLR(extended.optimizer, max_lr=0.05, total_steps=longer * len(extended.train_loader))
+    extended.resume(tmp_path / "run", rebuild_schedule=True)
+    joined_at = extended.step
+    rates = lr_after_each_step(extended, longer)
+    assert rates == pytest.approx(expected[joined_at:], rel=1e-12)
+    momentum = extended.optimizer.param_groups[0]["betas"][0]
+    assert momentum == pytest.approx(reference.optimizer.param_groups[0]["betas"][0], rel=1e-12)
+
+    restored = make_trainer(tmp_path / "run")  # without rebuilding, the saved 4-epoch schedule runs out
+    restored.resume(tmp_path / "run" / "checkpoint-epoch002.safetensors")
+    assert restored.scheduler.total_steps == EPOCHS * len(restored.train_loader)
+
+
+def test_pruning_keeps_the_last_epochs_drops_interrupt_checkpoints_and_keeps_the_best(tmp_path):
+    def interrupt_at_step_3(trainer, event):
+        if event == "batch" and trainer.step == 3:
+            raise KeyboardInterrupt
+
+    make_trainer(tmp_path, callbacks=[interrupt_at_step_3]).fit(EPOCHS)
+    assert (tmp_path / "checkpoint-epoch000-batch0003.safetensors").is_file()
+    trainer = make_trainer(tmp_path, keep_checkpoints=2, keep_best=True)
+    trainer.resume(tmp_path)
+    trainer.fit(EPOCHS)
+    names = sorted(p.name for p in tmp_path.glob("*.safetensors"))
+    assert names == [
+        "checkpoint-best.safetensors",
+        "checkpoint-epoch003.safetensors",
+        "checkpoint-epoch004.safetensors",
+    ]
+    accuracies = [record["test_accuracy"] for record in trainer.history]
+    assert load_checkpoint(tmp_path / "checkpoint-best.safetensors")["epoch"] == accuracies.index(max(accuracies)) + 1
+    with pytest.raises(ValueError, match="keep_checkpoints must be at least 1"):
+        make_trainer(None, keep_checkpoints=0)

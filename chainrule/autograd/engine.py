@@ -4,7 +4,10 @@ Each node's ``backward`` turns the gradient of its output into gradients of its
 inputs (a vector-Jacobian product). The walk is iterative, so graph depth is
 not limited by Python's recursion limit. Gradients arriving at the same node
 from several consumers are summed before the node runs; gradients reaching a
-leaf are accumulated into its ``.grad``.
+leaf are accumulated into its ``.grad``. Tensor hooks (``register_hook``,
+``retain_grad``, post-accumulate hooks; see ``hooks.py``) run as the summed
+gradients arrive, and callbacks queued during a pass (:func:`queue_callback`)
+run when it ends.
 """
 
 from __future__ import annotations
@@ -12,10 +15,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
-from chainrule.autograd.function import _RELEASED, Node, _check_finite
+from chainrule.autograd.function import _RELEASED, Node, _check_finite, refresh_view
 from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.hooks import run_hooks
 from chainrule.backend import array_module
 from chainrule.tensor import Tensor
+
+_final_callbacks: list | None = None  # callbacks for the end of the backward pass now running
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass now running has finished (PyTorch's engine.queue_callback).
+
+    Hooks use it to act once every gradient is in place (data parallel: wait
+    for the last allreduce).
+    """
+    if _final_callbacks is None:
+        raise RuntimeError("queue_callback: final callbacks can only be installed during the backward pass")
+    _final_callbacks.append(callback)
 
 
 def backward(tensors: Sequence[Tensor], grad_tensors=None, retain_graph=None, create_graph=False) -> None:
@@ -62,6 +79,9 @@ def _roots(tensors, grad_tensors, caller: str):
         raise RuntimeError(f"{caller}: got {len(tensors)} outputs but {len(grad_tensors)} gradients")
     roots = []
     for i, (tensor, gradient) in enumerate(zip(tensors, grad_tensors)):
+        view = tensor._view
+        if view is not None and view.source is not view.base.grad_fn:
+            refresh_view(tensor)
         if not tensor._requires_grad:
             raise RuntimeError(
                 f"{caller}: output {i} does not require grad and has no grad_fn "
@@ -99,6 +119,8 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
     pending: dict[Node, list] = {}
     ready: list = []  # heap of (-sequence_nr, node)
     stored: set[int] = set()  # arrays stored into some .grad during this pass
+    global _final_callbacks
+    outer_callbacks, _final_callbacks = _final_callbacks, []
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
     try:
@@ -112,6 +134,8 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
         while ready:  # the hot loop of backward: one pass per node, kept inline
             node = heappop(ready)[1]
             grad_outputs = pending.pop(node)
+            if node.hooks is not None:
+                grad_outputs = node.hooks.run(grad_outputs, create_graph)
             if capture is not None:
                 capture.take_from_node(node, grad_outputs)
                 if not capture.needs_backward(node):
@@ -137,8 +161,11 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
                             f"{target.shape}"
                         )
                     _deliver(target, gradient, capture, create_graph, stored)
+        while _final_callbacks:  # queued by hooks; a callback may queue more
+            _final_callbacks.pop(0)()
     finally:
         GradMode.enabled = previous_mode
+        _final_callbacks = outer_callbacks
     return capture.results if capture is not None else None
 
 
@@ -183,9 +210,19 @@ def _add_pending(pending, ready, node, output_nr, gradient) -> None:
 
 def _deliver(leaf: Tensor, gradient: Tensor, capture, create_graph: bool, stored: set) -> None:
     """Accumulate into ``leaf.grad`` (or into the captured result for autograd.grad)."""
+    hooks = leaf._hooks
+    if hooks is not None and hooks.before:
+        gradient = run_hooks(hooks.before, gradient)
     if capture is not None:
         capture.take_from_leaf(leaf, gradient)
         return
+    _accumulate(leaf, gradient, create_graph, stored)
+    if hooks is not None and hooks.after:
+        for hook in list(hooks.after.values()):
+            hook(leaf)
+
+
+def _accumulate(leaf: Tensor, gradient: Tensor, create_graph: bool, stored: set) -> None:
     if not create_graph:
         gradient = _owned_gradient(leaf, gradient, stored)
     if leaf.grad is None:

@@ -25,6 +25,14 @@ gradient of the backward flows to it); the output's array comes back as the
 output; any other saved array is a constant. ``backward`` releases everything
 saved unless ``retain_graph=True``; the output tensor is never referenced by
 its own node, so no reference cycle keeps activations alive.
+
+Versions and views: every saved tensor remembers its version counter's value,
+and ``saved_tensors`` refuses one that an in-place op has changed since. An op
+whose output shares memory with its first input (reshape, transpose, basic
+indexing; found by looking at the arrays, so no op needs to declare it) ties
+the output to the input's base (:class:`ViewInfo`): they share one version
+counter, and the view can be remade from the base when an in-place op gives
+the base a new place in the graph (see ``chainrule.autograd.inplace``).
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ import traceback
 
 import numpy as np
 
-from chainrule.autograd.grad_mode import GradMode, no_grad
+from chainrule.autograd.grad_mode import AnomalyMode, GradMode, no_grad
+from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module, is_array
 from chainrule.tensor import Tensor
 
@@ -58,6 +67,8 @@ class Node:
     num_outputs = 1
     next_edges: tuple = ()
     needs_input_grad: tuple = ()  # for each input, whether backward must return its gradient
+    hooks = None  # TensorHooks of the tensors this node made (register_hook, retain_grad), if any
+    output_versions = None  # {output_nr: (version counter, version when saved)} for saved outputs
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -80,11 +91,11 @@ class Node:
         for kind, value, extra in saved:
             if kind is Tensor:
                 if value._version != extra:
-                    raise RuntimeError(
-                        f"{self.name} backward: an input saved for the gradient was modified in place after "
-                        f"the forward pass (version {value._version}, expected {extra})"
-                    )
+                    raise _modified_error(self, f"an input of {self.name}", value._data, value._version, extra)
             elif kind is _OUTPUT:
+                counter, version = self.output_versions[extra]
+                if counter[0] != version:
+                    raise _modified_error(self, f"output {extra} of {self.name}", value, counter[0], version)
                 value = Tensor._wrap(value, self, extra)
             values.append(value)
         return tuple(values)
@@ -109,6 +120,9 @@ class Op(Node):
         record = False
         for x in inputs:  # a plain loop: cheaper than a comprehension for one or two inputs
             if isinstance(x, Tensor):
+                view = x._view
+                if view is not None and view.source is not view.base.grad_fn:
+                    refresh_view(x)  # its base was modified in place since x's grad_fn was made
                 arrays.append(x._data)
                 if x._requires_grad:
                     record = True
@@ -120,7 +134,11 @@ class Op(Node):
             raise _with_op_context(exc, cls.name, inputs) from exc
         if type(output) is not np.ndarray:
             output = _as_arrays(ctx, output)
-        if GradMode.anomaly:
+            if type(output) is tuple and arrays and any(_aliases(y, arrays[0]) for y in output):
+                return _view_result(cls, ctx, inputs, arrays, output, params, record)
+        elif arrays and (output.base is not None or output is arrays[0]) and _aliases(output, arrays[0]):
+            return _view_result(cls, ctx, inputs, arrays, output, params, record)
+        if AnomalyMode.enabled:
             _check_finite(cls.name, "forward output", output if type(output) is tuple else (output,))
         if record and GradMode.enabled and cls.differentiable:
             return _connect(ctx, inputs, arrays, output)
@@ -174,7 +192,7 @@ class Function(Node):
         ctx.to_save = tuple(_data_of(v) for v in ctx.to_save)
         arrays = [_data_of(a) for a in detached]
         outputs = tuple(value._data for value in results)
-        if GradMode.anomaly:
+        if AnomalyMode.enabled:
             _check_finite(cls.name, "forward output", outputs)
         if GradMode.enabled and any(ctx.needs_input_grad):
             return _connect(ctx, args, arrays, outputs if multiple else outputs[0])
@@ -210,22 +228,32 @@ def _connect(ctx, inputs, arrays, output):
     ctx.next_edges = tuple(edges)
     ctx.needs_input_grad = tuple(needs)
     ctx.sequence_nr = next(_sequence)
+    if AnomalyMode.enabled:
+        ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
     multiple = type(output) is tuple
+    if not multiple:
+        result = Tensor._wrap(output, ctx)
+    else:
+        ctx.num_outputs = len(output)
+        ctx.output_shapes = tuple([y.shape for y in output])
+        result = tuple(
+            [Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(output)]
+        )
     to_save = ctx.to_save
     if to_save:
-        ctx.saved = _saved_entries(to_save, inputs, arrays, output if multiple else (output,))
+        ctx.saved = _saved_entries(ctx, to_save, inputs, arrays, result if multiple else (result,))
         ctx.to_save = ()
-    if GradMode.anomaly:
-        ctx.creation_stack = "".join(traceback.format_stack(limit=12)[:-3])
-    if not multiple:
-        return Tensor._wrap(output, ctx)
-    ctx.num_outputs = len(output)
-    ctx.output_shapes = tuple([y.shape for y in output])
-    return tuple([Tensor._wrap(y, ctx, i) if y.dtype.kind == "f" else Tensor._wrap(y) for i, y in enumerate(output)])
+    return result
 
 
-def _saved_entries(to_save, inputs, arrays, outputs) -> tuple:
-    """How each saved value comes back: as the input tensor, as the output, or as a constant."""
+def _saved_entries(ctx, to_save, inputs, arrays, outputs) -> tuple:
+    """How each saved value comes back: as the input tensor, as the output, or as a constant.
+
+    Entries are ``(kind, value, extra)``: ``(Tensor, input, version)``,
+    ``(_OUTPUT, array, output_nr)`` or ``(None, constant, None)``. The version
+    of an input, and ``ctx.output_versions`` for an output, let backward refuse
+    a value that an in-place op has changed since it was saved.
+    """
     entries = []
     for value in to_save:
         for i, array in enumerate(arrays):
@@ -235,12 +263,128 @@ def _saved_entries(to_save, inputs, arrays, outputs) -> tuple:
                 break
         else:
             for nr, output in enumerate(outputs):
-                if value is output:
+                if value is output._data:
+                    counter = output._shared_version_counter()
+                    if ctx.output_versions is None:
+                        ctx.output_versions = {}
+                    ctx.output_versions[nr] = (counter, counter[0])
                     entries.append((_OUTPUT, value, nr))
                     break
             else:
                 entries.append((None, Tensor._wrap(value) if is_array(value) else value, None))
     return tuple(entries)
+
+
+def _modified_error(node, which: str, array, version: int, expected: int) -> RuntimeError:
+    return RuntimeError(
+        f"{node.name} backward: one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {which} (a {array.dtype} tensor of shape {tuple(array.shape)}) is at version "
+        f"{version}; expected version {expected} instead. Compute the value out of place (or clone() it "
+        "before the in-place op)."
+    )
+
+
+def _aliases(output, array) -> bool:
+    """Whether ``output`` is a view of the memory of ``array`` (NumPy collapses ``base`` to the owner)."""
+    base = output.base
+    return output is array or base is array or (base is not None and base is getattr(array, "base", None))
+
+
+def _view_result(cls, ctx, inputs, arrays, output, params, record):
+    """Finish an op whose output is a view of its first input: record it and tie it to its base."""
+    multiple = type(output) is tuple
+    if AnomalyMode.enabled:
+        _check_finite(cls.name, "forward output", output if multiple else (output,))
+    if record and GradMode.enabled and cls.differentiable:
+        result = _connect(ctx, inputs, arrays, output)
+    elif multiple:
+        result = tuple([Tensor._wrap(y) for y in output])
+    else:
+        result = Tensor._wrap(output)
+    source = inputs[0]
+    if not isinstance(source, Tensor):
+        return result
+    if not multiple:
+        mark_view(result, source, (cls, params, None))
+    else:
+        for nr, view in enumerate(result):
+            if _aliases(view._data, arrays[0]):
+                mark_view(view, source, (cls, params, nr))
+    return result
+
+
+# --------------------------------------------------------------------------- views
+class ViewInfo:
+    """What ties a view to its base: how to remake it from the base, and which base graph it reflects.
+
+    ``steps`` are ``(op_class, params, output_nr)`` applied to ``base`` in turn
+    (``output_nr`` picks one output of a multi-output op such as split).
+    ``source`` is the base's ``grad_fn`` when the view's own ``grad_fn`` was
+    made: once an in-place op gives the base a new ``grad_fn``, the view's is
+    stale and is remade from the base (:func:`refresh_view`) before its next use.
+    """
+
+    __slots__ = ("base", "base_array", "steps", "source", "made_with_grad", "multi_output")
+
+    def __init__(self, base, steps, made_with_grad: bool, multi_output: bool):
+        self.base = base
+        self.base_array = base._data  # the steps apply to this array; a base given another one cannot remake the view
+        self.steps = steps
+        self.source = base.grad_fn
+        self.made_with_grad = made_with_grad
+        self.multi_output = multi_output
+
+
+def mark_view(view: Tensor, source: Tensor, step: tuple) -> None:
+    """Record that ``view`` shares memory with ``source`` (and so with its base) and share their version."""
+    parent = source._view
+    if parent is None:
+        view._view = ViewInfo(source, (step,), GradMode.enabled, step[2] is not None)
+        view._version_counter = source._shared_version_counter()
+    else:
+        base = parent.base
+        made_with_grad = GradMode.enabled and parent.made_with_grad
+        view._view = ViewInfo(base, parent.steps + (step,), made_with_grad, parent.multi_output or step[2] is not None)
+        view._version_counter = base._shared_version_counter()
+
+
+def apply_view_steps(tensor, steps):
+    """The view ``steps`` describe, taken of ``tensor`` (recorded like any op)."""
+    for cls, params, output_nr in steps:
+        tensor = cls.apply(tensor, **params)
+        if output_nr is not None:
+            tensor = tensor[output_nr]
+    return tensor
+
+
+def view_of_array(array, steps):
+    """The same view of a bare array (a view: the steps made one when the view was taken)."""
+    for cls, params, output_nr in steps:
+        array = cls.forward(cls.__new__(cls), array, **params)
+        if output_nr is not None:
+            array = array[output_nr]
+    return array
+
+
+def refresh_view(view: Tensor) -> None:
+    """Remake ``view.grad_fn`` from its base's current graph (after an in-place op changed the base)."""
+    info = view._view
+    if not GradMode.enabled:
+        return  # nothing is recorded now; refresh at the next recorded use
+    base = info.base
+    info.source = base.grad_fn
+    if not (base._requires_grad and info.made_with_grad):
+        return
+    if base._data is not info.base_array:
+        raise RuntimeError(
+            f"a view of shape {view.shape} is used after its base (shape {base.shape}) was changed in place and "
+            "given new data or a new shape (t_, transpose_, squeeze_, unsqueeze_, .data = ...); "
+            "take the view again from the base"
+        )
+    remade = apply_view_steps(base, info.steps)
+    view.grad_fn = remade.grad_fn
+    view._output_nr = remade._output_nr
+    view._requires_grad = remade._requires_grad
 
 
 def _as_arrays(ctx, output):
@@ -268,7 +412,7 @@ def _check_finite(name: str, what: str, arrays) -> None:
 def _with_op_context(exc: Exception, name: str, inputs) -> Exception:
     """Re-raise a NumPy error as the same kind of error naming the op and its inputs."""
     described = ", ".join(f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else repr(x) for x in inputs)
-    message = f"{name}: {exc} (inputs: {described})"
+    message = f"{public_name(name)}: {exc} (inputs: {described})"
     for kind in (IndexError, ValueError, TypeError):
         if isinstance(exc, kind):
             return kind(message)

@@ -12,19 +12,49 @@
     >>> evaluate(x).requires_grad
     False
 
-The flag is process-wide (chainrule runs its graph on one thread).
+As in PyTorch, grad mode is per thread: ``no_grad`` in one thread leaves
+recording on in the others, and every new thread starts with recording on.
+Anomaly detection (``detect_anomaly``) is process-wide, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class GradMode:
-    """The switches every op reads: whether to record a graph, whether to check for NaN/Inf."""
+class AnomalyMode:
+    """Whether ops check what they compute for NaN/Inf: process-wide, as in PyTorch.
 
-    enabled: bool = True
-    anomaly: bool = False
+    A plain class attribute, the cheapest read there is: ``Op.apply`` reads it on every op.
+    """
+
+    enabled: bool = False
+
+
+class _GradModeState(threading.local):
+    """The switches every op reads: whether to record a graph (``enabled``), whether to check for NaN/Inf.
+
+    ``enabled`` lives in the calling thread's own dict (``threading.local``
+    calls ``__init__`` once per thread), so reading it is one C-level lookup:
+    the only cost the per-op hot path pays for per-thread grad mode, and only
+    when an input requires grad. ``anomaly`` is :class:`AnomalyMode`'s flag,
+    shared by all threads.
+    """
+
+    def __init__(self):
+        self.enabled = True
+
+    @property
+    def anomaly(self) -> bool:
+        return AnomalyMode.enabled
+
+    @anomaly.setter
+    def anomaly(self, value: bool) -> None:
+        AnomalyMode.enabled = bool(value)
+
+
+GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:

@@ -85,3 +85,13 @@ def as_dtype(spec) -> np.dtype:
         return np.dtype(spec)
     except TypeError as exc:
         raise TypeError(f"dtype: {spec!r} is not a dtype") from exc
+
+
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """The float32 values of bfloat16 numbers given as their uint16 bit patterns.
+
+    A bfloat16 is the top half of a float32 (sign, 8 exponent bits, 7 mantissa
+    bits), so the conversion is exact: shift the bits into the high half.
+    NumPy has no bfloat16; files that hold it are read through this.
+    """
+    return (bits.astype(np.uint32) << 16).view(np.float32)

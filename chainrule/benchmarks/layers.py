@@ -31,7 +31,7 @@ def workloads(quick: bool) -> list[Workload]:
     """The layers to time: full sizes, or tiny ones for ``quick``."""
     if quick:
         return [
-            ("Conv2d 4->8 3x3 on (2,4,8,8)", lambda nn: nn.Conv2d(4, 8, 3), (2, 4, 8, 8), None),
+            ("Conv2d 4->8 3x3 on (2,4,8,8)", lambda nn: nn.Conv2d(4, 8, 3), (2, 4, 8, 8), "conv2d"),
             ("LSTM(8,16) on (2,5,8)", lambda nn: nn.LSTM(8, 16, batch_first=True), (2, 5, 8), "lstm"),
             (
                 "TransformerEncoderLayer(16,2) on (2,4,16)",
@@ -41,7 +41,7 @@ def workloads(quick: bool) -> list[Workload]:
             ),
         ]
     return [
-        ("Conv2d 16->32 3x3 on (64,16,28,28)", lambda nn: nn.Conv2d(16, 32, 3), (64, 16, 28, 28), None),
+        ("Conv2d 16->32 3x3 on (64,16,28,28)", lambda nn: nn.Conv2d(16, 32, 3), (64, 16, 28, 28), "conv2d"),
         ("LSTM(128,256) on (32,50,128)", lambda nn: nn.LSTM(128, 256, batch_first=True), (32, 50, 128), "lstm"),
         (
             "TransformerEncoderLayer(256,4) on (32,64,256)",

@@ -55,11 +55,17 @@ class Target:
 TARGETS = {
     "mlp-784-200-200-10": Target(0.8, 1.15),
     "mlp-784-800-10": Target(0.9, 1.15),
-    "lenet5": Target(1.5),
-    "lstm": Target(1.5),
-    "transformer": Target(1.5),
+    "lenet5": Target(1.2),
+    "conv2d": Target(1.2),
+    "resnet": Target(1.3),
+    "lstm": Target(1.2),
+    "char-rnn": Target(1.2),
+    "transformer": Target(1.0),
+    "gpt-step": Target(1.2),
+    "vae-step": Target(1.0),
     "ops-fwd-bwd": Target(1.0),
     "mlp-peak-rss": Target(0.7),
+    "gpt-peak-rss": Target(1.0),
 }
 
 HEADERS = ("workload", "chainrule", "torch", "NumPy floor", "unit", "cr/torch", "cr/numpy", "target", "met")

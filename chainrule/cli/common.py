@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib.util
+import math
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from chainrule import models, nn, optim
@@ -25,6 +33,96 @@ class CLIError(Exception):
     def __init__(self, message: str, status: int = 1):
         super().__init__(message)
         self.status = status
+
+
+class MissingDependency(CLIError):
+    """An optional package a flag needs is not installed (a usage error: nothing has run yet)."""
+
+    def __init__(self, flag: str, package: str, extra: str = "cli"):
+        super().__init__(
+            f"{flag} needs {package}, which is not installed: pip install {package} "
+            f"(or install chainrule with the [{extra}] extra: pip install 'chainrule[{extra}]')",
+            status=2,
+        )
+
+
+# ---------------------------------------------------------------------- flag checks
+def number(
+    kind: type = float, *, at_least: float | None = None, above: float | None = None, below: float | None = None
+):
+    """An argparse ``type``: a finite ``kind`` (float or int) with ``at_least <= x``, ``above < x``, ``x < below``.
+
+    A value out of range is a usage error naming the range, e.g. "must be a
+    finite number above 0, got -0.1".
+    """
+    limits = (("at least", at_least), ("above", above), ("below", below))
+    bounds = " and ".join(f"{word} {limit:g}" if isinstance(limit, float) else f"{word} {limit}"
+                          for word, limit in limits if limit is not None)  # fmt: skip
+    wanted = f"{'an integer' if kind is int else 'a finite number'} {bounds}".strip()
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        inside = math.isfinite(value) and (
+            (at_least is None or value >= at_least)
+            and (above is None or value > above)
+            and (below is None or value < below)
+        )
+        if not inside:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+positive_int = number(int, at_least=1)
+
+
+def check_writable_dir(flag: str, path: str | os.PathLike) -> Path:
+    """``path`` as a folder this process can write in (it may not exist yet: a probe makes it, then removes it).
+
+    A usage error naming ``flag`` if it is a file, or cannot be made or written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{flag} {path}: exists and is not a folder", status=2)
+    _probe_folder(flag, path, path)
+    return path
+
+
+def check_writable_file(flag: str, path: str | os.PathLike) -> Path:
+    """``path`` as a file this process can write (made or replaced): a usage error naming ``flag`` if not."""
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{flag} {path}: is a folder, not a file", status=2)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CLIError(f"{flag} {path}: is not writable", status=2)
+    _probe_folder(flag, path, path.parent)
+    return path
+
+
+def _probe_folder(flag: str, given: Path, folder: Path) -> None:
+    """Make ``folder`` and a file in it, then remove what was made: a usage error naming ``flag`` if that fails."""
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CLIError(f"{flag} {given}: cannot write there: {error.strerror or error}", status=2) from None
+    finally:
+        for path in made:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def require_package(flag: str, package: str) -> None:
+    """A usage error if ``package`` (which ``flag`` needs) cannot be imported; nothing is imported here."""
+    if importlib.util.find_spec(package) is None:
+        raise MissingDependency(flag, package)
 
 
 # ---------------------------------------------------------------------- data

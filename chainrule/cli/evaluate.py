@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.cli.common import DATASETS, CLIError, load_dataset, make_loss, model_from_checkpoint
+from chainrule.cli.common import DATASETS, CLIError, load_dataset, make_loss, model_from_checkpoint, positive_int
 from chainrule.data import DataLoader
 from chainrule.tensor import Tensor
 from chainrule.training import evaluate, predicted_classes
@@ -23,7 +23,7 @@ def add_parsers(subparsers) -> None:
     _checkpoint_argument(parser)
     parser.add_argument("--dataset", choices=DATASETS, help="the data (default: the one it was trained on)")
     parser.add_argument("--split", choices=("test", "train"), default="test", help="which split (default test)")
-    parser.add_argument("--batch-size", type=int, default=1000, help="samples per batch (default 1000)")
+    parser.add_argument("--batch-size", type=positive_int, default=1000, help="samples per batch (default 1000)")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     _data_arguments(parser)
     parser.set_defaults(handler=run_evaluate, command_parser=parser)
@@ -71,8 +71,6 @@ def _dataset(args: argparse.Namespace, config: dict):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.batch_size <= 0:
-        raise CLIError(f"--batch-size must be positive, got {args.batch_size}", status=2)
     model, config, path = model_from_checkpoint(args.checkpoint)
     name, data = _dataset(args, config)
     loss_fn = make_loss(config["loss"], model, config["classes"])

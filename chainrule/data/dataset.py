@@ -1,22 +1,26 @@
-"""Datasets: indexable collections of samples, and ways to combine and split them.
+"""Datasets: collections of samples, and ways to combine and split them.
 
-A dataset maps an index ``0 <= i < len(dataset)`` to one sample, usually a tuple
-``(input, target)``. ``DataLoader`` turns a dataset into batches.
+A map-style ``Dataset`` maps an index ``0 <= i < len(dataset)`` to one sample,
+usually a tuple ``(input, target)``; an ``IterableDataset`` is a stream of
+samples (``__iter__``). ``DataLoader`` turns either into batches.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from chainrule import random
 from chainrule.tensor import Tensor
 
+T_co = TypeVar("T_co", covariant=True)  # what a sample is, for annotations such as Dataset[tuple[Tensor, int]]
 
-class Dataset:
+
+class Dataset(Generic[T_co]):
     """Base class of map-style datasets: subclasses define ``__getitem__`` and ``__len__``.
 
     Example:
@@ -39,7 +43,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
     def _fetch_batch(self, indices: np.ndarray):
-        """The collated batch for ``indices`` in one step, or None when this dataset cannot do that.
+        """The batch ``default_collate`` would make of ``indices``, in one step, or None when this dataset cannot.
 
         ``DataLoader`` uses it (when no ``collate_fn`` is given) to skip the per-sample
         ``__getitem__`` + stack; the result equals collating the samples.
@@ -75,11 +79,11 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def _fetch_batch(self, indices: np.ndarray) -> tuple[Tensor, ...] | None:
-        if any(t.requires_grad for t in self.tensors):
-            return None  # per-sample indexing keeps the graph
-        # One fancy-index per tensor: a copy, as collating samples would make.
-        return tuple(Tensor._wrap(_take_rows(t._data, indices)) for t in self.tensors)
+    def _fetch_batch(self, indices: np.ndarray) -> list[Tensor] | None:
+        if any(t.requires_grad for t in self.tensors) or type(self).__getitem__ is not TensorDataset.__getitem__:
+            return None  # per-sample indexing keeps the graph, or runs a subclass's own __getitem__
+        # One fancy-index per tensor: a copy, as collating samples would make; a list, as collating tuples gives.
+        return [Tensor._wrap(_take_rows(t._data, indices)) for t in self.tensors]
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)
@@ -116,7 +120,79 @@ class Subset(Dataset):
         return len(self.indices)
 
     def _fetch_batch(self, indices: np.ndarray):
-        return self.dataset._fetch_batch(self.indices[indices]) if isinstance(self.dataset, Dataset) else None
+        if not isinstance(self.dataset, Dataset) or type(self).__getitem__ is not Subset.__getitem__:
+            return None
+        return self.dataset._fetch_batch(self.indices[indices])
+
+
+class StackDataset(Dataset):
+    """Samples gathered from several datasets of one length: ``StackDataset(a, b)[i] == (a[i], b[i])``,
+    ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset):
+        if args and kwargs:
+            raise ValueError(
+                "StackDataset: supported either tuple-like (positional) or dict-like (keyword) input, not both"
+            )
+        parts = list(args) or list(kwargs.values())
+        if not parts:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        lengths = [len(part) for part in parts]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets, got lengths {lengths}")
+        self.datasets = args or kwargs
+        self._length = lengths[0]
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {key: dataset[index] for key, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class IterableDataset(Dataset):
+    """Base class of stream datasets: subclasses define ``__iter__`` (the samples, in order).
+
+    With ``DataLoader(num_workers=N)`` each worker iterates its own copy; split the
+    stream between them with ``get_worker_info()`` or every sample comes N times::
+
+        class Numbers(IterableDataset):
+            def __iter__(self):
+                info = get_worker_info()  # None in the main process
+                start, step = (0, 1) if info is None else (info.id, info.num_workers)
+                return iter(range(start, 100, step))
+    """
+
+    def __iter__(self) -> Iterator:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__() to be an IterableDataset")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset and does not define __len__()")
+
+    def __add__(self, other: IterableDataset) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after the other."""
+
+    def __init__(self, datasets: Iterable[IterableDataset]):
+        self.datasets = list(datasets)
+        for i, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(f"ChainDataset: only supports IterableDataset, dataset {i} is {type(dataset).__name__}")
+
+    def __iter__(self) -> Iterator:
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        return sum(len(dataset) for dataset in self.datasets)
 
 
 class ConcatDataset(Dataset):
@@ -126,6 +202,9 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: expects at least one dataset")
+        for i, dataset in enumerate(self.datasets):
+            if isinstance(dataset, IterableDataset):
+                raise TypeError(f"ConcatDataset: does not support IterableDataset (dataset {i}); use ChainDataset")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
 
     def __len__(self) -> int:
@@ -146,15 +225,15 @@ class ConcatDataset(Dataset):
 def random_split(
     dataset: Dataset,
     lengths: Sequence[int | float],
-    generator: np.random.Generator | None = None,
+    generator=None,
     seed: int | None = None,
 ) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1
     (each gets ``floor(fraction * len)`` samples and the remainder is dealt one by
-    one, round-robin, as PyTorch does). The permutation is drawn from ``generator``,
-    else from a generator seeded with ``seed``, else from chainrule's global
+    one, round-robin, as PyTorch does). The permutation is drawn from ``generator``
+    (a ``cr.Generator``), else from a generator seeded with ``seed``, else from chainrule's global
     generator (so ``cr.manual_seed`` makes it reproducible).
 
     Example:

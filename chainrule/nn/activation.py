@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from chainrule.nn import functional as F
+from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module
+from chainrule.nn.parameter import empty_parameter
 from chainrule.tensor import Tensor
 
 
@@ -165,3 +167,187 @@ class Sign(Module):
 
     def extra_repr(self) -> str:
         return "straight_through=True" if self.straight_through else ""
+
+
+class _Activation(Module):
+    """An activation whose options (attributes named in ``_options``) follow the input into its F function."""
+
+    _function: str
+    _options: tuple[str, ...] = ()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self._function)(input, *(getattr(self, name) for name in self._options))
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self._options)
+
+
+class Hardtanh(_Activation):
+    """x clipped to [min_val, max_val]."""
+
+    _function, _options = "hardtanh", ("min_val", "max_val")
+
+    def __init__(
+        self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, min_value=None, max_value=None
+    ):
+        super().__init__()
+        self.min_val = min_val if min_value is None else min_value
+        self.max_val = max_val if max_value is None else max_value
+        if self.min_val > self.max_val:
+            raise ValueError(f"Hardtanh: min_val ({self.min_val}) cannot be greater than max_val ({self.max_val})")
+        self.inplace = inplace
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class PReLU(Module):
+    """x where x > 0, else a x, with ``num_parameters`` learned slopes (1, or one per channel), all ``init`` at first."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = empty_parameter((num_parameters,), device=device, dtype=dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn_init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class _InplaceActivation(_Activation):
+    """An activation with no options but PyTorch's ignored ``inplace`` flag."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Mish(_InplaceActivation):
+    """x tanh(softplus(x))."""
+
+    _function = "mish"
+
+
+class Hardswish(_InplaceActivation):
+    """x relu6(x + 3) / 6."""
+
+    _function = "hardswish"
+
+
+class Hardsigmoid(_InplaceActivation):
+    """relu6(x + 3) / 6."""
+
+    _function = "hardsigmoid"
+
+
+class SELU(_InplaceActivation):
+    """scale elu(x, alpha), scale = 1.0507..., alpha = 1.6733... (self-normalising)."""
+
+    _function = "selu"
+
+
+class Softsign(_Activation):
+    """x / (1 + |x|)."""
+
+    _function = "softsign"
+
+
+class Tanhshrink(_Activation):
+    """x - tanh(x)."""
+
+    _function = "tanhshrink"
+
+
+class LogSigmoid(_Activation):
+    """log sigmoid(x) = -softplus(-x)."""
+
+    _function = "logsigmoid"
+
+
+class Threshold(_Activation):
+    """x where x > threshold, else value."""
+
+    _function, _options = "threshold", ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+
+class Softmin(_Activation):
+    """softmax(-x) along ``dim``."""
+
+    _function, _options = "softmin", ("dim",)
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+
+class GLU(_Activation):
+    """a sigmoid(b) for the halves a, b of the input along ``dim``: (*, 2n, *) -> (*, n, *)."""
+
+    _function, _options = "glu", ("dim",)
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+
+class CELU(_Activation):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+
+    _function, _options = "celu", ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+
+class Hardshrink(_Activation):
+    """x where |x| > lambd, else 0."""
+
+    _function, _options = "hardshrink", ("lambd",)
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+
+class Softshrink(_Activation):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+
+    _function, _options = "softshrink", ("lambd",)
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W), at every pixel."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected an input of 3 or 4 dims (N, C, H, W), got shape {input.shape}")
+        return F.softmax(input, -3)

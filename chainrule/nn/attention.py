@@ -16,6 +16,11 @@ points: in ``MultiheadAttention`` a bool ``attn_mask`` or
 ``key_padding_mask`` is True where attention is NOT allowed; in
 ``scaled_dot_product_attention`` a bool ``attn_mask`` is True where it IS
 allowed. Float masks are added to the scores in both.
+
+The attention is one fused op (``chainrule.ops.attention``) when Q, K and V
+share their leading dims and the mask is a constant; otherwise, and in
+``MultiheadAttention`` with ``need_weights=True`` (which returns the weights),
+it is composed from matmul, softmax and dropout.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from __future__ import annotations
 import math
 import warnings
 
-from chainrule.backend import array_module
+from chainrule.backend import array_module, device_of
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import empty_parameter
+from chainrule.ops.attention import attention
+from chainrule.ops.dropout import keep_mask
 from chainrule.ops.elementwise import to_dtype, where
 from chainrule.ops.shape import cat, pad
 from chainrule.tensor import Tensor
@@ -81,6 +88,55 @@ def _attend(query, key, value, mask, dropout_p: float, training: bool, scale: fl
     return weights @ value, weights
 
 
+def _fusable(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float) -> bool:
+    """Whether the fused op applies: Q, K, V with the same leading dims, a constant mask that fits the scores."""
+    lead = query.shape[:-2]
+    if key.shape[:-2] != lead or value.shape[:-2] != lead or dropout_p >= 1.0:
+        return False
+    if mask is None:
+        return True
+    scores_shape = lead + (query.shape[-2], key.shape[-2])
+    try:
+        fits = array_module(query._data).broadcast_shapes(mask.shape, scores_shape) == scores_shape
+    except ValueError:  # the composed form raises the error that names the shapes
+        return False
+    return fits and not mask.requires_grad
+
+
+def _attention_output(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, scale: float) -> Tensor:
+    """softmax(Q K^T scale + mask) V, dropped out with ``dropout_p``: one fused op where it applies."""
+    if not _fusable(query, key, value, mask, dropout_p):
+        return _attend(query, key, value, mask, dropout_p, True, scale)[0]
+    keep = None
+    if dropout_p > 0.0:
+        keep = keep_mask(query.shape[:-1] + (key.shape[-2],), dropout_p, device_of(query._data))
+    mask_data = None if mask is None else mask._data
+    return attention(query, key, value, mask_data, keep, 1.0 / (1.0 - dropout_p), scale)
+
+
+def _repeat_heads(x: Tensor, groups: int) -> Tensor:
+    """(..., H, S, E) -> (..., H * groups, S, E), each head repeated ``groups`` times in a row (GQA)."""
+    expanded = x.unsqueeze(-3).expand(*x.shape[:-2], groups, *x.shape[-2:])
+    return expanded.reshape(*x.shape[:-3], x.shape[-3] * groups, *x.shape[-2:])
+
+
+def _grouped_query_heads(query: Tensor, key: Tensor, value: Tensor):
+    """K and V with their heads repeated to match the query's (``enable_gqa=True``)."""
+    if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+        return key, value
+    heads, key_heads, value_heads = query.shape[-3], key.shape[-3], value.shape[-3]
+    if heads % key_heads or heads % value_heads:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: with enable_gqa=True the query's heads ({heads}) must be a multiple of "
+            f"the key's ({key_heads}) and the value's ({value_heads}); shapes {query.shape}, {key.shape}, {value.shape}"
+        )
+    if key_heads != heads:
+        key = _repeat_heads(key, heads // key_heads)
+    if value_heads != heads:
+        value = _repeat_heads(value, heads // value_heads)
+    return key, value
+
+
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -89,6 +145,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(Q K^T scale + M) V for Q (..., L, E), K (..., S, E), V (..., S, E_v) -> (..., L, E_v).
 
@@ -96,7 +153,11 @@ def scaled_dot_product_attention(
     float (added to the scores). ``is_causal`` masks keys after each query's
     position (and excludes ``attn_mask``). ``scale`` defaults to 1/sqrt(E).
     Dropout, when ``dropout_p`` > 0, is always applied, as in PyTorch.
+    ``enable_gqa``: K and V may have fewer heads (dim -3) than Q, each shared
+    by a group of query heads (grouped-query attention).
     """
+    if enable_gqa:
+        key, value = _grouped_query_heads(query, key, value)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1]:
         raise RuntimeError(
             f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and value {value.shape} must be "
@@ -114,8 +175,7 @@ def scaled_dot_product_attention(
         mask = _causal_mask(query.shape[-2], key.shape[-2], query.dtype, array_module(query._data))
     else:
         mask = _additive_mask(attn_mask, query.dtype, "attn_mask", true_means_masked=False)
-    output, _ = _attend(query, key, value, mask, dropout_p, True, scale)
-    return output
+    return _attention_output(query, key, value, mask, dropout_p, scale)
 
 
 # --------------------------------------------------------------------------- the layer
@@ -342,7 +402,11 @@ class MultiheadAttention(Module):
         if padding is not None:
             padding = padding.reshape(batch, 1, 1, source_length)
             mask = padding if mask is None else mask + padding
-        output, weights = _attend(q, k, v, mask, self.dropout, self.training, 1.0 / math.sqrt(self.head_dim))
+        scale = 1.0 / math.sqrt(self.head_dim)
+        if need_weights:
+            output, weights = _attend(q, k, v, mask, self.dropout, self.training, scale)
+        else:
+            output = _attention_output(q, k, v, mask, self.dropout if self.training else 0.0, scale)
         output = self.out_proj(output.transpose(1, 2).reshape(batch, length, self.embed_dim))
         if not batched:
             output = output.squeeze(0)

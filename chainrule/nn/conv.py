@@ -112,12 +112,15 @@ class _ConvNd(Module):
 
     def _convolve(self, function, input: Tensor) -> Tensor:
         self._check_input(input)
+        unbatched = input.ndim == self._dims + 1
+        if unbatched:  # (C, *spatial): a batch of one
+            input = input.unsqueeze(0)
         if self.padding_mode != "zeros":
             input = F.pad(input, self._explicit_padding(), mode=self.padding_mode)
             padding = (0,) * self._dims
         else:
             padding = self.padding
-        return function(
+        output = function(
             input,
             self.weight,
             self.bias,
@@ -126,6 +129,7 @@ class _ConvNd(Module):
             dilation=self.dilation,
             groups=self.groups,
         )
+        return output.squeeze(0) if unbatched else output
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -204,6 +208,7 @@ class ConvTranspose2d(_ConvNd):
 
     _dims = 2
     _transposed = True
+    _function = "conv_transpose2d"
 
     def __init__(
         self,
@@ -220,10 +225,11 @@ class ConvTranspose2d(_ConvNd):
         device=None,
         dtype=None,
     ):
+        name = type(self).__name__
         if padding_mode != "zeros":
-            raise ValueError(f'ConvTranspose2d: only "zeros" padding_mode is supported, got {padding_mode!r}')
+            raise ValueError(f'{name}: only "zeros" padding_mode is supported, got {padding_mode!r}')
         if isinstance(padding, str):
-            raise ValueError("ConvTranspose2d: padding must be a number or a tuple, not a string")
+            raise ValueError(f"{name}: padding must be a number or a tuple, not a string")
         super().__init__(
             in_channels,
             out_channels,
@@ -242,18 +248,18 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input: Tensor, output_size) -> tuple[int, ...]:
         if output_size is None:
             return self.output_padding
-        output_size = tuple(output_size)[-2:]
+        output_size = tuple(output_size)[-self._dims :]
         padding = []
-        for d in range(2):
+        for d in range(self._dims):
             smallest = (
-                (input.shape[d - 2] - 1) * self.stride[d]
+                (input.shape[d - self._dims] - 1) * self.stride[d]
                 - 2 * self.padding[d]
                 + self.dilation[d] * (self.kernel_size[d] - 1)
                 + 1
             )
             if not smallest <= output_size[d] < smallest + self.stride[d]:
                 raise ValueError(
-                    f"ConvTranspose2d: requested output size {output_size} is not reachable from input "
+                    f"{self._get_name()}: requested output size {output_size} is not reachable from input "
                     f"{tuple(input.shape)}; dim {d} must be in [{smallest}, {smallest + self.stride[d] - 1}]"
                 )
             padding.append(output_size[d] - smallest)
@@ -261,8 +267,9 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         self._check_input(input)
-        return _conv_ops().conv_transpose2d(
-            input,
+        unbatched = input.ndim == self._dims + 1
+        output = getattr(_conv_ops(), self._function)(
+            input.unsqueeze(0) if unbatched else input,
             self.weight,
             self.bias,
             stride=self.stride,
@@ -271,3 +278,14 @@ class ConvTranspose2d(_ConvNd):
             groups=self.groups,
             dilation=self.dilation,
         )
+        return output.squeeze(0) if unbatched else output
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """The transpose (adjoint) of Conv1d: upsamples (N, C_in, L) into (N, C_out, L_out).
+
+    L_out = (L - 1) stride - 2 padding + dilation (kernel - 1) + output_padding + 1.
+    """
+
+    _dims = 1
+    _function = "conv_transpose1d"

@@ -1,4 +1,4 @@
-"""``Dropout``: random zeroing in training, the identity in evaluation."""
+"""``Dropout`` and its channel-wise and SELU forms: random zeroing in training, the identity in evaluation."""
 
 from __future__ import annotations
 
@@ -27,3 +27,37 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class _DropoutVariant(Dropout):
+    """Dropout through one of F's functions (``_function``), same options as ``Dropout``."""
+
+    _function: str
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self._function)(input, self.p, self.training)
+
+
+class Dropout1d(_DropoutVariant):
+    """Zero whole channels of (N, C, L) or (C, L) with probability ``p`` in training; scale the rest by 1/(1-p)."""
+
+    _function = "dropout1d"
+
+
+class Dropout2d(_DropoutVariant):
+    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability ``p`` in training."""
+
+    _function = "dropout2d"
+
+
+class Dropout3d(_DropoutVariant):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` in training."""
+
+    _function = "dropout3d"
+
+
+class AlphaDropout(_DropoutVariant):
+    """Dropout for SELU networks: dropped elements take SELU's negative limit, and an affine map
+    keeps the mean and variance (``F.alpha_dropout``)."""
+
+    _function = "alpha_dropout"

@@ -10,54 +10,100 @@ hold the weights and call these. The convolution and pooling functions
 from __future__ import annotations
 
 import importlib
+import math
 import warnings
 
-from chainrule import random
+from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module
+from chainrule.ops import batch_norm as _batch_norm
+from chainrule.ops import dropout as _dropout
 from chainrule.ops import indexing, linalg
+from chainrule.ops import norm as _norm
 from chainrule.ops.activation import elu, gelu, leaky_relu, log_softmax, sign, silu, softmax, softplus, step
-from chainrule.ops.elementwise import abs, clamp, rsqrt, sigmoid, tanh, to_dtype, where
+from chainrule.ops.elementwise import abs, clamp, exp, log, log1p, minimum, rsqrt, sigmoid, tanh, to_dtype, where
 from chainrule.ops.elementwise import relu as _relu
 from chainrule.ops.indexing import gather
 from chainrule.ops.linalg import einsum
 from chainrule.ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, cross_entropy_indices
 from chainrule.ops.reduce import norm
+from chainrule.ops.resample import (
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+)
 from chainrule.ops.shape import pad
 from chainrule.tensor import Tensor
 
 __all__ = [
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "alpha_dropout",
     "batch_norm",
     "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
+    "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
     "elu",
     "embedding",
+    "gaussian_nll_loss",
     "gelu",
+    "glu",
     "group_norm",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "interpolate",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
+    "margin_ranking_loss",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "normalize",
     "one_hot",
     "pad",
+    "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "poisson_nll_loss",
+    "prelu",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
     "sign",
     "silu",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
+    "softmin",
     "softplus",
+    "softshrink",
+    "softsign",
     "step",
     "tanh",
+    "tanhshrink",
+    "threshold",
+    "triplet_margin_loss",
 ]
 
 
@@ -122,9 +168,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:
         return input * 0.0
-    draws = random.uniform(input.shape, dtype=input.dtype, device=input.device)
-    keep = (draws >= p).astype(input.dtype) * (1.0 / (1.0 - p))
-    return input * Tensor._wrap(keep.astype(input.dtype, copy=False))
+    return _dropout.dropout(input, p)
 
 
 def embedding(
@@ -149,13 +193,23 @@ def embedding(
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """(*) class indices as (*, num_classes) int64 rows of zeros with a one at the index."""
+    """(*) class indices as (*, num_classes) int64 rows of zeros with a one at the index.
+
+    ``num_classes=-1`` takes the largest index plus one. Bad indices raise RuntimeError, as in PyTorch.
+    """
     if tensor.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expects an integer tensor of class indices, got {tensor.dtype}")
+        raise RuntimeError(f"one_hot: is only applicable to an integer (long) tensor of indices, got {tensor.dtype}")
     xp = array_module(tensor._data)
     if num_classes < 0:
-        num_classes = int(tensor._data.max()) + 1 if tensor.numel() else 0
-    indexing.check_indices(tensor, num_classes, "one_hot")
+        if not tensor.numel():
+            raise RuntimeError(f"one_hot: can not infer the number of classes from an empty tensor {tensor.shape}")
+        num_classes = int(tensor._data.max()) + 1
+    if tensor.numel() and int(tensor._data.min()) < 0:
+        raise RuntimeError(f"one_hot: class values must be non-negative, got {int(tensor._data.min())}")
+    if tensor.numel() and int(tensor._data.max()) >= num_classes:
+        raise RuntimeError(
+            f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(tensor._data.max())}"
+        )
     return Tensor._wrap((tensor._data[..., None] == xp.arange(num_classes)).astype(xp.int64))
 
 
@@ -187,12 +241,7 @@ def layer_norm(
         raise RuntimeError(
             f"layer_norm: input of shape {input.shape} does not end with normalized_shape {normalized_shape}"
         )
-    output = _standardize(input, tuple(range(input.ndim - count, input.ndim)), eps)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    return _norm.layer_norm(input, count, weight, bias, eps)
 
 
 def group_norm(
@@ -203,8 +252,18 @@ def group_norm(
         raise RuntimeError(
             f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, got shape {input.shape}"
         )
-    grouped = input.reshape(input.shape[0], num_groups, -1)
+    grouped = input.reshape(input.shape[0], num_groups, math.prod(input.shape[1:]) // num_groups)
     output = _standardize(grouped, (2,), eps).reshape(input.shape)
+    if weight is not None:
+        output = output * weight.reshape(_channel_shape(input))
+    if bias is not None:
+        output = output + bias.reshape(_channel_shape(input))
+    return output
+
+
+def _channel_affine_of_empty(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """``input * weight + bias`` per channel, for an empty input (nothing to standardize)."""
+    output = input * 1.0
     if weight is not None:
         output = output * weight.reshape(_channel_shape(input))
     if bias is not None:
@@ -231,30 +290,27 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, *), got shape {input.shape}")
-    dims = (0, *range(2, input.ndim))
-    shape = _channel_shape(input)
+    channels = input.shape[1]
+    for name, vector in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if vector is not None and tuple(vector.shape) != (channels,):
+            raise RuntimeError(
+                f"batch_norm: {name} of shape {tuple(vector.shape)} does not match the {channels} channels "
+                f"of input {tuple(input.shape)}"
+            )
+    if training and input.numel() == 0:  # an empty batch: an empty result, running statistics unchanged
+        return _channel_affine_of_empty(input, weight, bias)
     if training:
-        count = input.numel() // input.shape[1]
-        if count <= 1:
+        if input.numel() // channels <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input {input.shape}"
             )
-        mean = input.mean(dims, keepdim=True)
-        variance = input.var(dims, unbiased=False, keepdim=True)
-        if running_mean is not None:
-            running_mean.mul_(1.0 - momentum).add_(mean._data.reshape(-1) * momentum)
-        if running_var is not None:
-            running_var.mul_(1.0 - momentum).add_(variance._data.reshape(-1) * (momentum * count / (count - 1)))
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
-        mean, variance = running_mean.reshape(shape), running_var.reshape(shape)
-    output = (input - mean) * rsqrt(variance + eps)
-    if weight is not None:
-        output = output * weight.reshape(shape)
-    if bias is not None:
-        output = output + bias.reshape(shape)
-    return output
+        running = tuple(None if vector is None else vector._data for vector in (running_mean, running_var))
+        return _batch_norm.BatchNorm.apply(input, weight, bias, eps=eps, running=running, momentum=momentum)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    scale = rsqrt(running_var + eps) if weight is None else weight * rsqrt(running_var + eps)
+    shift = -running_mean * scale if bias is None else bias - running_mean * scale
+    return _batch_norm.ChannelAffine.apply(input, scale, shift)
 
 
 # --------------------------------------------------------------------------- losses
@@ -322,7 +378,7 @@ def mse_loss(
     """(x - y)^2, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
-    difference = input - _as_float_target(target, input)
+    difference = input - target  # promoted as in PyTorch: an integer input and a float target give floats
     return _weighted_reduce(difference * difference, weight, reduction, "mse_loss")
 
 
@@ -337,7 +393,7 @@ def l1_loss(
     """|x - y|, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
-    return _weighted_reduce(abs(input - _as_float_target(target, input)), weight, reduction, "l1_loss")
+    return _weighted_reduce(abs(input - target), weight, reduction, "l1_loss")
 
 
 def huber_loss(
@@ -345,7 +401,11 @@ def huber_loss(
 ) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for d = x - y."""
     _check_same_size(input, target, "huber_loss")
-    difference = input - _as_float_target(target, input)
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"huber_loss: expects a floating point input, got {input.dtype}")
+    difference = input - _as_float_target(target, input)  # PyTorch's huber_loss keeps the input's dtype
     size = abs(difference)
     loss = where(size < delta, difference * difference * 0.5, (size - 0.5 * delta) * delta)
     if weight is not None:  # PyTorch's weighted Huber mean is the plain mean of the weighted terms
@@ -361,7 +421,9 @@ def smooth_l1_loss(
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (Huber divided by beta)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "smooth_l1_loss")
-    difference = input - _as_float_target(target, input)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must not be negative, got {beta}")
+    difference = input - target
     size = abs(difference)
     if beta == 0.0:
         return _reduce(size, reduction, "smooth_l1_loss")
@@ -391,7 +453,9 @@ def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int 
         indices = array_module(indices).where(kept, indices, 0)
         low, high = int(indices.min()), int(indices.max())
     if low < 0 or high >= num_classes:
-        raise IndexError(f"{op}: target {low if low < 0 else high} is out of bounds for {num_classes} classes")
+        raise IndexError(
+            f"{public_name(op)}: target {low if low < 0 else high} is out of bounds for {num_classes} classes"
+        )
     return indices, kept
 
 
@@ -616,3 +680,382 @@ def multi_margin_loss(
     is_target = Tensor._wrap(indices[:, None] == array_module(indices).arange(num_classes))
     loss = where(is_target, 0.0, margins).sum(1) / num_classes
     return _reduce(loss, reduction, "multi_margin_loss")
+
+
+# --------------------------------------------------------------------------- channel and alpha dropout
+def _channel_dropout(input: Tensor, p: float, training: bool, spatial: int, op: str) -> Tensor:
+    """Zero whole channels: (N, C, *spatial) or unbatched (C, *spatial), one draw per (n, c)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{op}: Expected {spatial + 1}D or {spatial + 2}D input, but received a {input.ndim}D input "
+            f"of shape {input.shape} (channel-wise dropout over {spatial} spatial dims)"
+        )
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    channels = input.shape[: input.ndim - spatial]
+    return _dropout.dropout(input, p, mask_shape=channels + (1,) * spatial)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) with probability p; scale the rest by 1/(1-p)."""
+    return _channel_dropout(input, p, training, 1, "dropout1d")
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability p; scale the rest by 1/(1-p).
+
+    A 3-D input is read as (N, C, L), as PyTorch does (with a warning).
+    """
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
+            "desired - input is interpreted as shape (N, C, L). Use dropout1d for (N, C, L) inputs.",
+            stacklevel=2,
+        )
+        return _channel_dropout(input, p, training, 1, "dropout2d")
+    return _channel_dropout(input, p, training, 2, "dropout2d")
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
+    return _channel_dropout(input, p, training, 3, "dropout3d")
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout that keeps SELU's zero mean and unit variance.
+
+    Dropped elements are set to alpha' = -scale * alpha (SELU's negative limit),
+    then ``a (x or alpha') + b`` with a = ((1 - p)(1 + p alpha'^2))^(-1/2),
+    b = -a alpha' p restores the mean and variance.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"alpha_dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    saturation = -_SELU_SCALE * _SELU_ALPHA
+    a = ((1 - p) * (1 + p * saturation**2)) ** -0.5
+    keep = Tensor._wrap(_dropout.keep_mask(input.shape, p, input.device).astype(input.dtype))
+    return (input * keep + saturation * (1.0 - keep)) * a - a * saturation * p
+
+
+# --------------------------------------------------------------------------- more activations
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 on the edges (PyTorch's rule)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    inside = (input > min_val).logical_and(input < max_val)
+    return where(inside, input, clamp(input.detach(), min_val, max_val))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else a x, with a learned slope per channel (dim 1) or one shared slope."""
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim >= 2 else None
+        if weight.ndim != 1 or weight.shape[0] != channels:
+            raise RuntimeError(
+                f"prelu: weight of shape {weight.shape} needs one slope or one per channel (dim 1) of the input "
+                f"of shape {input.shape}"
+            )
+        weight = weight.reshape(channels, *([1] * (input.ndim - 2)))
+    elif weight.ndim:
+        weight = weight.reshape(())
+    return where(input > 0, input, weight * input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x tanh(softplus(x))."""
+    return input * tanh(softplus(input))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x relu6(x + 3) / 6: 0 up to -3, x from 3 on, x (x + 3) / 6 between."""
+    return where(input <= -3.0, 0.0, where(input < 3.0, input * (input + 3.0) * (1.0 / 6.0), input))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6: 0 up to -3, 1 from 3 on, linear between (gradient 0 on the edges)."""
+    inside = (input > -3.0).logical_and(input < 3.0)
+    return where(inside, input * (1.0 / 6.0) + 0.5, (input >= 3.0).to(input.dtype))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (abs(input) + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    return input - tanh(input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value."""
+    return where(input > threshold, input, value)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(1 / (1 + exp(-x))) = -softplus(-x)."""
+    return -softplus(-input)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    return softmax(-input, dim, dtype=dtype)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a sigmoid(b), where a and b are the two halves of ``input`` along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu: does not support scalars (0-D tensors)")
+    if input.shape[dim] % 2:
+        raise RuntimeError(
+            f"glu: Halving dimension must be even, but dimension {dim % input.ndim} is size {input.shape[dim]} "
+            f"(input of shape {input.shape})"
+        )
+    first, second = input.chunk(2, dim)
+    return first * sigmoid(second)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)) = alpha elu(x / alpha)."""
+    if alpha == 0:
+        raise RuntimeError("celu: ZeroDivisionError, alpha must not be 0")
+    return elu(input * (1.0 / alpha)) * alpha
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale elu(x, alpha) with the self-normalising constants scale = 1.0507..., alpha = 1.6733...."""
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    return where(abs(input) > lambd, input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (the proximal map of lambd |x|)."""
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+# --------------------------------------------------------------------------- distances
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p along the last dim (inputs broadcast)."""
+    if x1.ndim == 0 and x2.ndim == 0:
+        raise RuntimeError("pairwise_distance: inputs must have at least one dim, got two scalars")
+    dim = -1 if max(x1.ndim, x2.ndim) > 0 else None
+    return norm(x1 - x2 + eps, p, dim, keepdim=keepdim)
+
+
+# --------------------------------------------------------------------------- more losses
+def _xlogy(x: Tensor, y: Tensor) -> Tensor:
+    """x log y, 0 where x == 0 (the convention of entropy)."""
+    positive = x != 0
+    return where(positive, x * log(where(positive, y, 1.0)), 0.0)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """KL(target || exp(input)) pointwise: t (log t - x), or exp(t) (t - x) with ``log_target``.
+
+    ``input`` holds log-probabilities. ``reduction='batchmean'`` divides the sum by the
+    batch size (the true KL divergence); ``'mean'`` divides by the number of elements.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        loss = _xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction: 'mean' divides the total loss by both the batch size and the support size. "
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition.",
+            stacklevel=2,
+        )
+    return _reduce(loss, reduction, "kl_div")
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-y x)) for targets y in {1, -1}: the two-class logistic loss."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce(log1p(exp(-_as_float_target(target, input) * input)), reduction, "soft_margin_loss")
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1; rows of (N, D) or one (D,)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
+        raise RuntimeError(
+            f"cosine_embedding_loss: expected inputs (N, D) and target (N,) or inputs (D,) and a 0-D target, "
+            f"got {input1.shape}, {input2.shape} and {target.shape}"
+        )
+    tiny = 1e-12  # keeps the denominator of a zero row away from 0, as PyTorch does
+    products = (input1 * input2).sum(-1)
+    squared_norms = ((input1 * input1).sum(-1) + tiny) * ((input2 * input2).sum(-1) + tiny)
+    cosine = products / squared_norms.sqrt()
+    zeros = cosine * 0.0
+    loss = where(target == 1, 1.0 - cosine, zeros) + where(target == -1, clamp(cosine - margin, min=0.0), zeros)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(
+            f"margin_ranking_loss: All input tensors should have same dimension but got sizes: "
+            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape}"
+        )
+    loss = _relu(-_as_float_target(target, input1) * (input1 - input2) + margin)
+    return _reduce(loss, reduction, "margin_ranking_loss")
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, d(a, p) - d(a, n) + margin) with d the ``pairwise_distance``; ``swap`` uses min(d(a, n), d(p, n))."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if not (anchor.ndim == positive.ndim == negative.ndim) or anchor.ndim not in (1, 2):
+        raise RuntimeError(
+            f"triplet_margin_loss: expected anchor, positive and negative all (N, D) or all (D,), got "
+            f"{anchor.shape}, {positive.shape} and {negative.shape}"
+        )
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+    distance_positive = pairwise_distance(anchor, positive, p, eps)
+    distance_negative = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        distance_negative = minimum(distance_negative, pairwise_distance(positive, negative, p, eps))
+    return _reduce(_relu(distance_positive - distance_negative + margin), reduction, "triplet_margin_loss")
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average=None,
+    eps: float = 1e-8,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The negative log-likelihood of Poisson(target; rate): exp(x) - t x with ``log_input``, else x - t log(x + eps).
+
+    ``full`` adds Stirling's approximation of log(t!), t log t - t + log(2 pi t) / 2, where t > 1.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    target = _as_float_target(target, input)
+    loss = exp(input) - target * input if log_input else input - target * log(input + eps)
+    if full:
+        stirling = _xlogy(target, target) - target + 0.5 * log(where(target > 1, target, 1.0) * (2 * math.pi))
+        loss = loss + where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var: Tensor | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """The negative log-likelihood of N(target; input, var): (log var + (x - t)^2 / var) / 2.
+
+    ``var`` has the input's shape, or one dim fewer (one variance per row), or a
+    last dim of 1; a float is one shared variance. Variances are clamped to ``eps``
+    for the value only (the gradient passes as if unclamped, as in PyTorch).
+    ``full`` adds log(2 pi) / 2.
+    """
+    if not isinstance(var, Tensor):
+        var = Tensor._wrap(array_module(input._data).full(input.shape, float(var), dtype=input.dtype))
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (input.shape[:-1] == var.shape[:-1] and var.shape[-1:] == (1,)):
+            raise ValueError(
+                f"gaussian_nll_loss: var of shape {var.shape} is of incorrect size for input {input.shape}"
+            )
+    _check_reduction(reduction, "gaussian_nll_loss")
+    if bool((var._data < 0).any()):
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    clamped = array_module(var._data).maximum(var._data, eps)
+    var = var + Tensor._wrap((clamped - var._data).astype(var.dtype, copy=False))
+    difference = input - _as_float_target(target, input)
+    loss = (log(var) + difference * difference / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over the C classes of (N, C) (times ``weight``)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    target = _as_float_target(target, input)
+    loss = -(target * logsigmoid(input) + (1.0 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.mean(input.ndim - 1) if input.ndim else loss
+    return _reduce(loss, reduction, "multilabel_soft_margin_loss")

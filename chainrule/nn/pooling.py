@@ -1,4 +1,4 @@
-"""Pooling layers: ``MaxPool1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``.
+"""Pooling layers: max, average, adaptive average and adaptive max pooling over 1 or 2 spatial dims.
 
 They hold no weights; each calls its function of ``chainrule.ops.pool``.
 The stride defaults to the kernel size (non-overlapping windows).
@@ -7,6 +7,7 @@ The stride defaults to the kernel size (non-overlapping windows).
 from __future__ import annotations
 
 from chainrule.nn.module import Module
+from chainrule.ops import resample
 from chainrule.tensor import Tensor
 
 
@@ -64,6 +65,8 @@ class MaxPool2d(_MaxPoolNd):
 class AvgPool2d(Module):
     """The mean over windows of (N, C, H, W)."""
 
+    _function = "avg_pool2d"
+
     def __init__(
         self,
         kernel_size,
@@ -89,7 +92,8 @@ class AvgPool2d(Module):
             options["count_include_pad"] = False
         if self.divisor_override is not None:
             options["divisor_override"] = self.divisor_override
-        return _pool_ops().avg_pool2d(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
+        pool = getattr(_pool_ops(), self._function)
+        return pool(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -98,12 +102,53 @@ class AvgPool2d(Module):
 class AdaptiveAvgPool2d(Module):
     """The mean over the windows that split (H, W) into ``output_size`` (e.g. 1: global average pooling)."""
 
+    _function = "adaptive_avg_pool2d"
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        return _pool_ops().adaptive_avg_pool2d(input, self.output_size)
+        return getattr(_pool_ops(), self._function)(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AvgPool1d(AvgPool2d):
+    """The mean over windows of (N, C, L)."""
+
+    _function = "avg_pool1d"
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """The mean over the windows that split L into ``output_size``."""
+
+    _function = "adaptive_avg_pool1d"
+
+
+class AdaptiveMaxPool2d(Module):
+    """The maximum over the windows that split (H, W) into ``output_size``; with ``return_indices``,
+    also each maximum's flat index into H * W (for ``MaxUnpool2d``-style uses)."""
+
+    _function = "adaptive_max_pool2d"
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor):
+        return getattr(resample, self._function)(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """The maximum over the windows that split L into ``output_size`` (and their indices with ``return_indices``)."""
+
+    _function = "adaptive_max_pool1d"

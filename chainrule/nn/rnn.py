@@ -19,10 +19,13 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import empty_parameter
+from chainrule.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from chainrule.ops.rnn import GATES, RecurrentLayer
 from chainrule.ops.shape import cat, stack
 from chainrule.tensor import Tensor
@@ -211,8 +214,10 @@ class RNNBase(Module):
                 layer_input = F.dropout(layer_input, self.dropout, True)
         return layer_input, [stack(collected, 0) for collected in finals]
 
-    def _forward(self, input: Tensor, hx: tuple):
+    def _forward(self, input: Tensor | PackedSequence, hx: tuple):
         """Checks, layout changes and the layer loop; ``hx`` holds the given states (or Nones)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         batch = (input.shape[0] if self.batch_first else input.shape[1]) if batched else 1
@@ -230,6 +235,36 @@ class RNNBase(Module):
         if self.batch_first:
             output = output.transpose(0, 1)
         return output, finals
+
+    def _forward_packed(self, packed: PackedSequence, hx: tuple):
+        """The layers over a PackedSequence: one run per group of equal-length sequences.
+
+        Within a group every sequence ends at the same step, so the plain padded run
+        is exact (the reverse direction starts at each sequence's own last step, and
+        the final states are those of each sequence's last step).
+        """
+        self._check_input(packed.data)
+        padded, _ = pad_packed_sequence(packed._replace(sorted_indices=None, unsorted_indices=None))
+        lengths = packed.lengths()
+        states = []
+        for state, name in zip(hx, ("h_0", "c_0")):
+            if state is not None:
+                state = self._check_state(state, name, len(lengths), True, padded)
+                if packed.sorted_indices is not None:
+                    state = state[:, packed.sorted_indices.numpy()]
+            states.append(state)
+        outputs, finals = [], []
+        for start in np.flatnonzero(np.diff(lengths, prepend=-1)):
+            end, length = int(start + (lengths == lengths[start]).sum()), int(lengths[start])
+            group_states = tuple(None if state is None else state[:, start:end] for state in states)
+            output, group_finals = self._run(padded[:length, start:end], group_states)
+            outputs.append(F.pad(output, (0, 0, 0, 0, 0, padded.shape[0] - length)))
+            finals.append(group_finals)
+        output = pack_padded_sequence(cat(outputs, 1), lengths)
+        finals = [cat(parts, 1) for parts in zip(*finals)]
+        if packed.unsorted_indices is not None:
+            finals = [final[:, packed.unsorted_indices.numpy()] for final in finals]
+        return packed._replace(data=output.data), finals
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"

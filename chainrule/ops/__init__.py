@@ -6,25 +6,46 @@ also gives ``Tensor`` its methods and operators, each the function of the
 same name here (so ``x.sum(1)`` is ``ops.sum(x, 1)``).
 """
 
-from chainrule.ops import activation, creation, elementwise, indexing, linalg, reduce, shape
+from chainrule.ops import (
+    activation,
+    creation,
+    elementwise,
+    indexing,
+    inplace,
+    linalg,
+    reduce,
+    sampling,
+    shape,
+    sorting,
+    special,
+)
 from chainrule.tensor import Tensor
 
 _METHODS = {
     activation: "softmax log_softmax",
-    creation: "clone contiguous cpu cuda to",
+    creation: "clone contiguous cpu cuda to new_tensor new_zeros new_ones new_empty new_full",
     elementwise: (
         "add sub mul div pow neg floor_divide remainder eq ne lt le gt ge logical_and logical_or logical_xor "
         "logical_not isnan isinf isfinite allclose equal where maximum minimum clamp clip exp expm1 log log1p "
-        "log2 log10 sqrt rsqrt reciprocal sin cos tanh sigmoid relu abs sign floor ceil trunc round square "
+        "bitwise_not log2 log10 sqrt rsqrt reciprocal sin cos tanh sigmoid relu abs sign floor ceil trunc round square "
         "true_divide divide multiply subtract negative absolute greater greater_equal less less_equal not_equal"
     ),
-    indexing: "gather scatter_add index_select masked_fill take",
-    linalg: "matmul mm bmm dot outer mv inner",
-    reduce: "sum mean var std amax amin argmax argmin max min logsumexp prod norm all any cumsum",
+    indexing: (
+        "gather scatter_add index_select masked_fill take scatter scatter_reduce index_add masked_select "
+        "take_along_dim nonzero argwhere"
+    ),
+    linalg: "matmul mm bmm dot outer mv inner addmm addmv baddbmm addbmm trace cross",
+    reduce: (
+        "sum mean var std amax amin argmax argmin max min logsumexp prod norm all any cumsum cumprod count_nonzero"
+    ),
     shape: (
         "reshape view flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand broadcast_to "
-        "repeat flip split chunk unbind tril triu"
+        "repeat flip split chunk unbind tril triu roll narrow movedim moveaxis diagonal diag diag_embed diff "
+        "repeat_interleave"
     ),
+    sampling: "multinomial bernoulli",
+    sorting: "sort argsort msort topk kthvalue median mode unique unique_consecutive histc histogram",
+    special: "erf erfc erfinv atan2 arctan2 lerp logaddexp isclose clamp_min clamp_max",
 }
 
 
@@ -64,7 +85,7 @@ def _bind_tensor_methods() -> None:
         setattr(Tensor, f"__r{name}__", _reflected(operators[f"__{name}__"]))
     Tensor.__neg__ = elementwise.neg
     Tensor.__abs__ = elementwise.abs
-    Tensor.__invert__ = elementwise.logical_not
+    Tensor.__invert__ = elementwise.bitwise_not
     Tensor.__pos__ = lambda self: self
     Tensor.__getitem__ = indexing.getitem
     Tensor.T = property(shape.reverse_dims)
@@ -79,6 +100,8 @@ def _bind_tensor_methods() -> None:
     Tensor.expand_as = lambda self, other: shape.expand(self, other.shape)
     Tensor.view_as = lambda self, other: shape.reshape(self, other.shape)
     Tensor.reshape_as = Tensor.view_as
+    Tensor.type = creation.tensor_type
 
 
 _bind_tensor_methods()
+inplace.bind_tensor_methods()  # after the out-of-place methods it writes back

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chainrule.autograd.naming import public_name
+
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
     """A dim in [-ndim, ndim) as a non-negative axis, or IndexError naming the op."""
     bound = max(ndim, 1)
     if not -bound <= dim < bound:
         raise IndexError(
-            f"{op}: dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})"
+            f"{public_name(op)}: dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})"
         )
     return dim % bound if ndim else 0
 
@@ -23,7 +25,7 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
         dim = (dim,)
     axes = tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
     if len(axes) != len(tuple(dim)):
-        raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+        raise RuntimeError(f"{public_name(op)}: dim {tuple(dim)} appears multiple times in the list of dims")
     return axes
 
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from chainrule.autograd.function import Op
+from chainrule.autograd.naming import named, public_name
 from chainrule.backend import array_module, dtypes
 from chainrule.ops.creation import as_tensor
 from chainrule.ops.shape import sum_to_shape
@@ -162,7 +163,8 @@ class Div(Op):
         grad_a = grad / b
         return (
             sum_to_shape(grad_a, a.shape) if ctx.needs_input_grad[0] else None,
-            sum_to_shape(-grad_a * a / b, b.shape) if ctx.needs_input_grad[1] else None,
+            # (a / b) / b, not (g / b) a / b: for a = 0 and a tiny b, 1 / b overflows and inf * 0 would be NaN
+            sum_to_shape(-grad * (a / b) / b, b.shape) if ctx.needs_input_grad[1] else None,
         )
 
 
@@ -186,12 +188,101 @@ class Pow(Op):
             grad_a = sum_to_shape(grad_a, a.shape)
         if ctx.needs_input_grad[1]:
             # d(a^b)/db = a^b log a, taken as 0 where a == 0 (the limit for b > 0).
+            # As in PyTorch: a^b log a is taken as 0 only where a == 0 and b >= 0 (0^b = inf otherwise).
             if isinstance(a, Tensor):
-                safe_log = where(a == 0, 0.0, log(where(a == 0, 1.0, a)))
+                grad_b = where((a == 0) & (b >= 0), 0.0, grad * y * log(a))
             else:
-                safe_log = math.log(a) if a > 0 else 0.0
-            grad_b = sum_to_shape(grad * y * safe_log, b.shape)
+                grad_b = grad * y * (math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan))
+                if a == 0:
+                    grad_b = where(b >= 0, 0.0, grad_b)
+            grad_b = sum_to_shape(grad_b, b.shape)
         return grad_a, grad_b
+
+
+# A constant exponent is common (x ** 2, torch.pow(x, 3.0) in the tanh GELU, x ** 0.5) and NumPy's
+# ``power`` is slow for it: on float32 it takes a general exp/log route, ~30x the cost of x * x * x.
+# So a constant exponent becomes a static parameter, and integers (|n| <= 8), 0.5 and -0.5 are
+# computed with multiplications, sqrt and reciprocal, in the forward and in every derivative.
+_SMALL_INTEGER_POWER = 8
+
+
+def _integer_power(x, n: int):
+    """x^n for an integer n >= 1 by repeated squaring (about 2 log2 n multiplications); never ``x`` itself."""
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else result * base
+        n >>= 1
+        if n:
+            base = base * base
+    return x.copy() if result is x else result
+
+
+def power_array(x, exponent: float):
+    """x ** exponent on an array, for a constant exponent: the fast forms where there is one."""
+    xp = array_module(x)
+    if exponent == 0.5:
+        return xp.sqrt(x)
+    if exponent == -0.5:
+        root = xp.sqrt(x)
+        return xp.divide(1.0, root, out=root if root.ndim else None)  # NumPy gives a 0-d input a scalar
+    if float(exponent).is_integer() and -_SMALL_INTEGER_POWER <= exponent <= _SMALL_INTEGER_POWER:
+        n = int(exponent)
+        if n == 0:
+            return xp.ones_like(x)
+        result = _integer_power(x, n if n > 0 else -n)
+        return result if n > 0 else xp.divide(1.0, result, out=result if result.ndim else None)
+    return xp.power(x, exponent)
+
+
+class PowScalar(Op):
+    """x ** e for a constant e; the gradient g e x^(e-1) is ``PowScalarBackward``."""
+
+    name = "pow"
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.exponent = exponent
+        ctx.save_for_backward(x)
+        return power_array(x, exponent)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        e = ctx.exponent
+        return PowScalarBackward.apply(grad, x, exponent=e - 1, coefficient=e)
+
+
+class PowScalarBackward(Op):
+    """g c x^n (the derivative of a power, times g) as one op; it is zero where c == 0 (x^0's derivative).
+
+    Its own derivatives: gg c x^n for g, and gg g c n x^(n-1) for x, the same op again.
+    """
+
+    name = "pow_backward"
+
+    @staticmethod
+    def forward(ctx, grad, x, exponent, coefficient):
+        ctx.exponent, ctx.coefficient = exponent, coefficient
+        ctx.save_for_backward(grad, x)
+        if coefficient == 0:
+            return array_module(x).zeros(array_module(x).broadcast_shapes(grad.shape, x.shape), dtype=x.dtype)
+        scaled = power_array(x, exponent) if exponent != 0 else array_module(x).ones_like(x)
+        if coefficient != 1:
+            scaled *= coefficient
+        scaled *= grad
+        return scaled
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        grad, x = ctx.saved_tensors
+        n, c = ctx.exponent, ctx.coefficient
+        return (
+            PowScalarBackward.apply(grad_grad, x, exponent=n, coefficient=c) if ctx.needs_input_grad[0] else None,
+            PowScalarBackward.apply(grad_grad * grad, x, exponent=n - 1, coefficient=c * n)
+            if ctx.needs_input_grad[1]
+            else None,
+        )
 
 
 class Neg(Op):
@@ -244,7 +335,13 @@ subtract = sub
 
 
 def pow(input, exponent) -> Tensor:
+    """``input ** exponent`` elementwise; a constant exponent (a number, or a 0-d tensor without grad) is fast."""
     a, b = _operands(input, exponent, "pow")
+    if isinstance(a, Tensor) and a._data.dtype.kind == "f":
+        if isinstance(b, Tensor) and b.ndim == 0 and not b.requires_grad:
+            b = b._data.item()
+        if isinstance(b, _SCALARS):
+            return PowScalar.apply(a, exponent=float(b))
     return Pow.apply(a, b)
 
 
@@ -255,12 +352,22 @@ def neg(input: Tensor) -> Tensor:
 negative = neg
 
 
+def _check_integer_divisor(a, b, op: str) -> None:
+    """Integer division by zero has no value: raise as PyTorch does (NumPy would give 0)."""
+    dtype = getattr(a, "dtype", getattr(b, "dtype", None))
+    if dtype is None or dtype.kind not in "iub" or getattr(b, "dtype", np.dtype(int)).kind not in "iub":
+        return
+    if getattr(a, "size", 1) and not array_module(b).all(b):  # an empty dividend divides nothing
+        raise RuntimeError(f"{public_name(op)}: ZeroDivisionError (integer division by zero)")
+
+
 class FloorDivide(Op):
     name = "floor_divide"
     differentiable = False
 
     @staticmethod
     def forward(ctx, a, b):
+        _check_integer_divisor(a, b, "floor_divide")
         return a // b
 
 
@@ -272,6 +379,7 @@ def floor_divide(input, other) -> Tensor:
 class Remainder(Op):
     @staticmethod
     def forward(ctx, a, b):
+        _check_integer_divisor(a, b, "remainder")
         ctx.save_for_backward(a, b)
         return a % b
 
@@ -301,7 +409,7 @@ def _comparison(ufunc: str, op: str):
         a, b = _operands(input, other, op)
         return Compare.apply(a, b, ufunc=ufunc)
 
-    compare.__name__ = op
+    named(compare, op)
     compare.__doc__ = f"Elementwise ``{op}``; returns a bool tensor (no gradient)."
     return compare
 
@@ -326,24 +434,35 @@ class LogicalNot(Op):
     differentiable = False
 
     @staticmethod
-    def forward(ctx, x):
-        return array_module(x).logical_not(x) if x.dtype.kind == "b" else array_module(x).invert(x)
+    def forward(ctx, x, bitwise=False):
+        xp = array_module(x)
+        return xp.invert(x) if bitwise else xp.logical_not(x)
 
 
 def logical_not(input: Tensor) -> Tensor:
+    """``input == 0`` elementwise, a bool tensor, for every dtype."""
     return LogicalNot.apply(input)
 
 
-def isnan(input: Tensor) -> Tensor:
-    return Tensor._wrap(array_module(input._data).isnan(input._data))
+def bitwise_not(input: Tensor) -> Tensor:
+    """``~input``: flips every bit of an integer tensor; logical not of a bool one."""
+    if input.dtype.kind not in "iub":
+        raise TypeError(f"bitwise_not: expects an integer or bool tensor, got {input.dtype}")
+    return LogicalNot.apply(input, bitwise=input.dtype.kind != "b")
 
 
-def isinf(input: Tensor) -> Tensor:
-    return Tensor._wrap(array_module(input._data).isinf(input._data))
+def _classify(ufunc: str):
+    def classify(input: Tensor) -> Tensor:
+        data = input._data
+        return Tensor._wrap(array_module(data).asarray(getattr(array_module(data), ufunc)(data)))
+
+    classify.__doc__ = f"Elementwise ``{ufunc}`` as a bool tensor of the input's shape (0-d stays 0-d)."
+    return named(classify, ufunc)
 
 
-def isfinite(input: Tensor) -> Tensor:
-    return Tensor._wrap(array_module(input._data).isfinite(input._data))
+isnan = _classify("isnan")
+isinf = _classify("isinf")
+isfinite = _classify("isfinite")
 
 
 def allclose(input: Tensor, other: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
@@ -395,12 +514,16 @@ class Maximum(Op):
     @staticmethod
     def backward(ctx, grad):
         # The chosen input gets the gradient; ties split it evenly, as in PyTorch.
+        # A NaN wins over any number, so both inputs of a NaN output get the gradient (PyTorch's rule).
         a, b = ctx.saved_tensors
-        a_wins = (a > b) if ctx.pick_max else (a < b)
-        share = where(a == b, 0.5, to_dtype(a_wins, grad.dtype))
+        a_loses = (a < b) if ctx.pick_max else (a > b)
+        b_loses = (a > b) if ctx.pick_max else (a < b)
+        tie = a == b
+        grad_a = where(tie, grad * 0.5, where(a_loses, 0.0, grad)) if ctx.needs_input_grad[0] else None
+        grad_b = where(tie, grad * 0.5, where(b_loses, 0.0, grad)) if ctx.needs_input_grad[1] else None
         return (
-            sum_to_shape(grad * share, _shape(a)) if ctx.needs_input_grad[0] else None,
-            sum_to_shape(grad * (1.0 - share), _shape(b)) if ctx.needs_input_grad[1] else None,
+            sum_to_shape(grad_a, _shape(a)) if grad_a is not None else None,
+            sum_to_shape(grad_b, _shape(b)) if grad_b is not None else None,
         )
 
 
@@ -681,6 +804,8 @@ class Piecewise(Op):
         xp = array_module(x)
         if ufunc == "round":
             return xp.round(x, decimals)
+        if ufunc == "sign" and x.dtype.kind == "f":
+            return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # PyTorch: sign(nan) = 0
         return getattr(xp, ufunc)(x)
 
     @staticmethod
@@ -690,11 +815,11 @@ class Piecewise(Op):
 
 def _piecewise(ufunc: str):
     def function(input: Tensor) -> Tensor:
-        if input.dtype.kind in "iub" and ufunc != "sign":
+        if input.dtype.kind == "b" or input.dtype.kind in "iu" and ufunc != "sign":
             return input
         return Piecewise.apply(input, ufunc=ufunc)
 
-    function.__name__ = ufunc
+    named(function, ufunc)
     function.__doc__ = f"Elementwise {ufunc}; its gradient is zero."
     return function
 
@@ -718,7 +843,7 @@ def _unary(op_class, name: str, float_only: bool = True):
             input = to_dtype(input, dtypes.default_float)
         return op_class.apply(input)
 
-    function.__name__ = name
+    named(function, name)
     function.__doc__ = op_class.__doc__
     return function
 
@@ -740,6 +865,9 @@ absolute = abs
 
 
 def square(input: Tensor) -> Tensor:
+    """``input * input``; a bool tensor squares to int64, as in PyTorch."""
+    if input.dtype.kind == "b":
+        input = to_dtype(input, "int64")
     return mul(input, input)
 
 

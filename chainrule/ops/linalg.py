@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from chainrule.autograd.function import Op
+from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module
 from chainrule.ops.shape import broadcast_to, matrix_transpose, reshape, sum_to_shape, unsqueeze
 from chainrule.tensor import Tensor
@@ -44,7 +47,7 @@ class MatMul(Op):
 
 def _matmul_shapes_error(a: Tensor, b: Tensor, op: str):
     return RuntimeError(
-        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
+        f"{public_name(op)}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
         f"(inner dims {a.shape[-1] if a.ndim else '-'} and {b.shape[-2] if b.ndim > 1 else (b.shape[0] if b.ndim else '-')} differ)"
     )
 
@@ -55,7 +58,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
     a, b = _operands(input, other, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError("matmul: both arguments must be tensors of at least 1 dim")
+        raise RuntimeError(f"{public_name('matmul')}: both arguments must be tensors of at least 1 dim")
     inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if a.shape[-1] != inner_b:
         raise _matmul_shapes_error(a, b, "matmul")
@@ -259,3 +262,74 @@ class LinearBackward(Op):
         if need_weight and gg_x is not None:
             d_weight = _rows(grad).T @ _rows(gg_x)
         return d_grad, d_x, d_weight
+
+
+# --------------------------------------------------------------------------- fused products, trace, cross, distances
+def _scaled_sum(input: Tensor, product: Tensor, beta, alpha) -> Tensor:
+    """``beta * input + alpha * product``; beta = 0 ignores ``input`` (NaN in it included), as in PyTorch."""
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``: input broadcasts to (n, p) for mat1 (n, m), mat2 (m, p)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)``."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)`` for batches (b, n, m) and (b, m, p)."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    from chainrule.ops.shape import diagonal
+
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expects a matrix, got shape {input.shape}")
+    return diagonal(input).sum()
+
+
+def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
+    """The 3-vector cross product along ``dim`` (default: the first dim of size 3), inputs broadcast."""
+    from chainrule.ops._args import normalize_dim
+    from chainrule.ops.shape import broadcast_to, stack
+
+    shape = tuple(np.broadcast_shapes(input.shape, other.shape))
+    if dim is None:
+        dim = next((i for i, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dim of size 3 in shapes {input.shape} and {other.shape}")
+    axis = normalize_dim(dim, len(shape), "cross")
+    if shape[axis] != 3:
+        raise RuntimeError(f"cross: dim {dim} must have size 3, got shapes {input.shape} and {other.shape}")
+    a, b = broadcast_to(input, shape).unbind(axis), broadcast_to(other, shape).unbind(axis)
+    components = [a[(i + 1) % 3] * b[(i + 2) % 3] - a[(i + 2) % 3] * b[(i + 1) % 3] for i in range(3)]
+    return stack(components, axis)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
+    """Pairwise p-norm distances between the rows: x1 (*, P, M), x2 (*, R, M) -> (*, P, R)."""
+    from chainrule.ops.reduce import norm
+
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(
+            f"cdist: expects x1 (*, P, M) and x2 (*, R, M) with equal M, got shapes {x1.shape} and {x2.shape}"
+        )
+    if p < 0:
+        raise RuntimeError(f"cdist: p must be non-negative, got {p}")
+    differences = unsqueeze(x1, -2) - unsqueeze(x2, -3)
+    return norm(differences, p=p, dim=-1)

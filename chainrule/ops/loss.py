@@ -45,7 +45,8 @@ class CrossEntropy(Op):
         probs /= total
         target_log_prob = shifted[rows, target] - xp.log(total[:, 0])
         if sample_weight is None:  # every row counts once: the weights are one number
-            sample_weight = xp.asarray(1.0 / len(logits) if mean else 1.0, dtype=logits.dtype)
+            # The mean of no rows is NaN, as in PyTorch.
+            sample_weight = xp.asarray((1.0 / len(logits) if len(logits) else xp.nan) if mean else 1.0, logits.dtype)
             loss = -target_log_prob.sum() * sample_weight
         else:
             if mean:
@@ -115,6 +116,8 @@ class BinaryCrossEntropy(Op):
         xp = array_module(probs)
         if bool(((probs < 0) | (probs > 1)).any()):
             raise ValueError("all elements of input should be between 0 and 1")
+        if bool(((target < 0) | (target > 1)).any()):
+            raise ValueError("all elements of target should be between 0 and 1")
         ctx.save_for_backward(probs, target)
         with np.errstate(divide="ignore"):  # log(0) = -inf, which the clamp turns into -100
             log_p = xp.maximum(xp.log(probs), _LOG_FLOOR)

@@ -11,6 +11,7 @@ import math
 from collections import namedtuple
 
 from chainrule.autograd.function import Op
+from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module, dtypes
 from chainrule.ops._args import kept_shape, normalize_dim, normalize_dims
 from chainrule.ops.elementwise import exp, sqrt, to_dtype, where
@@ -25,7 +26,8 @@ def _reduce_args(input: Tensor, dim, keepdim, axis, keepdims, op: str):
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    return normalize_dims(dim, input.ndim, op), bool(keepdim)
+    axes = normalize_dims(dim, input.ndim, op)
+    return (None if input.ndim == 0 else axes), bool(keepdim)  # dim 0 or -1 of a 0-d tensor: itself
 
 
 def _expand_back(grad: Tensor, ctx) -> Tensor:
@@ -76,22 +78,37 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     if dtype is not None:
         input = to_dtype(input, dtype)
     if input.dtype.kind != "f":
-        raise RuntimeError(f"mean: expects a floating point tensor, got {input.dtype}; use .float() first")
+        raise RuntimeError(
+            f"{public_name('mean')}: expects a floating point tensor, got {input.dtype}; use .float() first"
+        )
     return Mean.apply(input, axes=axes, keepdim=keepdim)
 
 
 class Var(Op):
+    """Variance, or with ``root=True`` standard deviation, over ``axes``.
+
+    Squares of float32 values near 1e20 overflow, so float16/float32 inputs are
+    reduced in float64 (and the root taken there) before the cast back.
+    """
+
     @staticmethod
-    def forward(ctx, x, axes, keepdim, correction):
+    def forward(ctx, x, axes, keepdim, correction, root=False):
         ctx.input_shape, ctx.axes, ctx.keepdim, ctx.correction = x.shape, axes, keepdim, correction
         ctx.count = x.size if axes is None else math.prod(x.shape[a] for a in axes)
-        ctx.save_for_backward(x)
-        return x.var(axis=axes, keepdims=keepdim, ddof=correction)
+        xp = array_module(x)
+        wide = x.astype(xp.float64) if x.dtype.itemsize < 8 else x
+        y = wide.var(axis=axes, keepdims=keepdim, ddof=correction)
+        y = xp.asarray(xp.sqrt(y) if root else y).astype(x.dtype, copy=False)
+        ctx.root = root
+        ctx.save_for_backward(x, y)
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        # d var / d x_i = 2 (x_i - mean) / (N - correction)
-        (x,) = ctx.saved_tensors
+        # d var / d x_i = 2 (x_i - mean) / (N - correction); d std = d var / (2 std)
+        x, y = ctx.saved_tensors
+        if ctx.root:
+            grad = grad / (2.0 * y)
         centered = x - mean(x, dim=ctx.axes, keepdim=True)
         dof = ctx.count - ctx.correction
         return _expand_back(grad, ctx) * centered * (2.0 / dof if dof > 0 else math.nan)
@@ -107,18 +124,24 @@ def var(
     input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
 ) -> Tensor:
     """Variance over ``dim``; ``unbiased=True`` (default) divides by N - 1."""
-    if isinstance(dim, bool) and unbiased is None:
-        dim, unbiased = None, dim
-    axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "var")
-    if input.dtype.kind != "f":
-        raise RuntimeError(f"var: expects a floating point tensor, got {input.dtype}")
-    return Var.apply(input, axes=axes, keepdim=keepdim, correction=_correction(unbiased, correction))
+    return _variance(input, dim, unbiased, keepdim, correction, axis, keepdims, root=False)
 
 
 def std(
     input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
 ) -> Tensor:
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    """Standard deviation over ``dim``: the square root of ``var``."""
+    return _variance(input, dim, unbiased, keepdim, correction, axis, keepdims, root=True)
+
+
+def _variance(input, dim, unbiased, keepdim, correction, axis, keepdims, root: bool) -> Tensor:
+    op = "std" if root else "var"
+    if isinstance(dim, bool) and unbiased is None:
+        dim, unbiased = None, dim
+    axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, op)
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{public_name(op)}: expects a floating point tensor, got {input.dtype}")
+    return Var.apply(input, axes=axes, keepdim=keepdim, correction=_correction(unbiased, correction), root=root)
 
 
 class Amax(Op):
@@ -140,8 +163,9 @@ class Amax(Op):
 
 
 def _checked_nonempty(input: Tensor, axes, op: str) -> None:
-    if input.numel() == 0:
-        raise RuntimeError(f"{op}: expected a non-empty tensor, got shape {input.shape}")
+    """A max/min over an empty dim has no value (over the other dims of an empty tensor it is empty)."""
+    if input.numel() == 0 and (axes is None or 0 in [input.shape[a] for a in axes]):
+        raise RuntimeError(f"{public_name(op)}: expected a non-empty tensor, got shape {input.shape}")
 
 
 def amax(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
@@ -172,8 +196,10 @@ class ArgExtreme(Op):
 def _arg_extreme(input, dim, keepdim, axis, keepdims, largest, op):
     dim = axis if dim is None else dim
     keepdim = keepdims if keepdims is not None else keepdim
-    _checked_nonempty(input, None, op)
     axis = None if dim is None else normalize_dim(dim, input.ndim, op)
+    if input.ndim == 0:
+        axis = None
+    _checked_nonempty(input, None if axis is None else (axis,), op)
     return ArgExtreme.apply(input, axis=axis, keepdim=keepdim, largest=largest)
 
 
@@ -219,7 +245,7 @@ class LogSumExp(Op):
         # log sum exp x = m + log sum exp(x - m) with m the max: no overflow.
         ctx.input_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         xp = array_module(x)
-        m = x.max(axis=axes, keepdims=True)
+        m = x.max(axis=axes, keepdims=True, initial=-math.inf)  # an empty reduction gives log 0 = -inf
         m = xp.where(xp.isfinite(m), m, 0)
         y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         y = y.astype(x.dtype, copy=False)
@@ -279,6 +305,8 @@ def _product_of_others(x, axes):
     skip = [slice(None)] * values.ndim
     skip[axis] = slice(1, n + 1)
     result = before[tuple(take)] * after[tuple(skip)]
+    if flat and int((values == 0).sum()) >= 2:  # as PyTorch: every product of the others has a 0 (even beside NaN)
+        return xp.zeros_like(x)
     return result.reshape(x.shape)
 
 
@@ -341,11 +369,13 @@ class AllAny(Op):
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return AllAny.apply(input, axes=normalize_dims(dim, input.ndim, "all"), keepdim=keepdim, every=True)
+    axes, keepdim = _reduce_args(input, dim, keepdim, None, None, "all")
+    return AllAny.apply(input, axes=axes, keepdim=keepdim, every=True)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return AllAny.apply(input, axes=normalize_dims(dim, input.ndim, "any"), keepdim=keepdim, every=False)
+    axes, keepdim = _reduce_args(input, dim, keepdim, None, None, "any")
+    return AllAny.apply(input, axes=axes, keepdim=keepdim, every=False)
 
 
 class Cumsum(Op):
@@ -360,5 +390,78 @@ class Cumsum(Op):
         return Cumsum.apply(grad.flip(ctx.axis), axis=ctx.axis).flip(ctx.axis)
 
 
-def cumsum(input: Tensor, dim: int) -> Tensor:
-    return Cumsum.apply(input, axis=normalize_dim(dim, input.ndim, "cumsum"))
+def _scan_input(input: Tensor, dim, dtype, op: str):
+    """The input of a cumulative op in its result dtype (bool and integers accumulate in int64), and its axis."""
+    if dtype is not None:
+        input = to_dtype(input, dtype)
+    elif input.dtype.kind in "biu":
+        input = to_dtype(input, dtypes.int64)
+    if input.ndim == 0:
+        return reshape(input, (1,)), 0
+    return input, normalize_dim(dim, input.ndim, op)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sums along ``dim``: ``y_i = x_0 + ... + x_i``; its gradient is the reversed running sum."""
+    scanned, axis = _scan_input(input, dim, dtype, "cumsum")
+    return reshape(Cumsum.apply(scanned, axis=axis), input.shape)
+
+
+class Cumprod(Op):
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        y = array_module(x).cumprod(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        # dL/dx_i = sum_{j >= i} g_j y_j / x_i when no x is zero.
+        x, y = ctx.saved_tensors
+        if not bool((x._data == 0).any()):
+            return reverse_cumsum(grad * y, ctx.axis) / x
+        # With zeros, drop x_i from each product instead of dividing by it (exact first derivative).
+        return Tensor._wrap(_cumprod_grad_with_zeros(x._data, grad._data, ctx.axis))
+
+
+def reverse_cumsum(input: Tensor, axis: int) -> Tensor:
+    """``y_i = x_i + ... + x_{n-1}`` along ``axis``: the adjoint of the running sum."""
+    return Cumsum.apply(input.flip(axis), axis=axis).flip(axis)
+
+
+def _cumprod_grad_with_zeros(x, grad, axis):
+    """``sum_{j >= i} g_j prod_{k <= j, k != i} x_k`` for every i, one cumprod per position (O(n^2))."""
+    xp = array_module(x)
+    x, grad = xp.moveaxis(x, axis, -1), xp.moveaxis(grad, axis, -1)
+    result = xp.empty_like(x)
+    for i in range(x.shape[-1]):
+        without_i = x.copy()
+        without_i[..., i] = 1
+        products = xp.cumprod(without_i, axis=-1)
+        result[..., i] = (grad[..., i:] * products[..., i:]).sum(axis=-1)
+    return xp.moveaxis(result, -1, axis)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running products along ``dim``: ``y_i = x_0 * ... * x_i`` (zeros in ``x`` handled exactly)."""
+    scanned, axis = _scan_input(input, dim, dtype, "cumprod")
+    return reshape(Cumprod.apply(scanned, axis=axis), input.shape)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of nonzero elements over ``dim`` (all by default), as int64."""
+    return sum(input != 0, dim=dim)
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """``(var, mean)`` over ``dim`` in one call."""
+    if isinstance(dim, bool) and unbiased is None:
+        dim, unbiased = None, dim
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """``(std, mean)`` over ``dim`` in one call."""
+    variance, average = var_mean(input, dim, unbiased, keepdim, correction=correction)
+    return sqrt(variance), average

@@ -124,7 +124,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     if dim is None:
         axes = {i for i, n in enumerate(input.shape) if n == 1}
     else:
-        axes = {a for a in normalize_dims(dim, input.ndim, "squeeze") if input.shape[a] == 1}
+        axes = {a for a in normalize_dims(dim, input.ndim, "squeeze") if input.ndim and input.shape[a] == 1}
     return reshape(input, tuple(n for i, n in enumerate(input.shape) if i not in axes))
 
 
@@ -159,7 +159,8 @@ def permute(input: Tensor, *dims) -> Tensor:
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     axes = list(range(input.ndim))
     a, b = normalize_dim(dim0, input.ndim, "transpose"), normalize_dim(dim1, input.ndim, "transpose")
-    axes[a], axes[b] = axes[b], axes[a]
+    if axes:  # a 0-d tensor accepts dims 0 and -1 and stays as it is
+        axes[a], axes[b] = axes[b], axes[a]
     return permute(input, axes)
 
 
@@ -218,7 +219,8 @@ class Flip(Op):
 
 
 def flip(input: Tensor, dims) -> Tensor:
-    return Flip.apply(input, dims=normalize_dims(dims, input.ndim, "flip"))
+    axes = normalize_dims(dims, input.ndim, "flip")
+    return Flip.apply(input, dims=axes if input.ndim else ())
 
 
 # --------------------------------------------------------------------------- joining and splitting
@@ -310,9 +312,13 @@ def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, 
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    if input.ndim == 0:
+        raise RuntimeError("chunk: expects a tensor of at least 1 dim, got a 0-d tensor")
     dim = normalize_dim(dim, input.ndim, "chunk")
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    if input.shape[dim] == 0:  # as in PyTorch: ``chunks`` empty pieces
+        return split(input, [0] * chunks, dim)
     return split(input, max(1, -(-input.shape[dim] // chunks)), dim)
 
 
@@ -412,3 +418,199 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError(f"triu: expects a tensor of at least 2 dims, got shape {input.shape}")
     return Triangle.apply(input, diagonal=diagonal, upper=True)
+
+
+# --------------------------------------------------------------------------- moving elements: roll, narrow, movedim, diagonals
+class Roll(Op):
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.shifts, ctx.axes = shifts, axes
+        return array_module(x).roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shifts = -ctx.shifts if isinstance(ctx.shifts, int) else tuple(-s for s in ctx.shifts)
+        return Roll.apply(grad, shifts=shifts, axes=ctx.axes)
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Shift elements by ``shifts`` along ``dims`` (the flattened tensor when ``dims`` is None), wrapping around."""
+    if dims is None:
+        if not isinstance(shifts, int):
+            if len(shifts) != 1:
+                raise RuntimeError(f"roll: {len(shifts)} shifts given without dims; pass dims of the same length")
+            shifts = shifts[0]
+        return reshape(Roll.apply(reshape(input, -1), shifts=int(shifts), axes=0), input.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    axes = tuple(normalize_dim(d, input.ndim, "roll") for d in dims)
+    return Roll.apply(input, shifts=tuple(int(s) for s in shifts), axes=axes)
+
+
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """The ``length`` elements of ``dim`` from ``start`` on (a negative start counts from the end)."""
+    if input.ndim == 0:
+        raise RuntimeError("narrow: cannot be applied to a 0-d tensor")
+    axis = normalize_dim(dim, input.ndim, "narrow")
+    size = input.shape[axis]
+    start = int(start)
+    if start < 0:
+        start += size
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(
+            f"narrow: start {start} and length {length} exceed the size {size} of dim {dim} (shape {input.shape})"
+        )
+    return input[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Move dims ``source`` to positions ``destination`` (ints or sequences); the others keep their order."""
+    source = (source,) if isinstance(source, int) else tuple(source)
+    destination = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: source {source} and destination {destination} must have the same length")
+    source = [normalize_dim(d, input.ndim, "movedim") for d in source]
+    destination = [normalize_dim(d, input.ndim, "movedim") for d in destination]
+    if len(set(source)) != len(source) or len(set(destination)) != len(destination):
+        raise RuntimeError(f"movedim: repeated dim in source {source} or destination {destination}")
+    order = [None] * input.ndim
+    for s, d in zip(source, destination):
+        order[d] = s
+    rest = iter(d for d in range(input.ndim) if d not in source)
+    return permute(input, tuple(s if s is not None else next(rest) for s in order))
+
+
+moveaxis = movedim
+
+
+def _at_least_shape(shape: tuple, ndim: int) -> tuple:
+    """PyTorch's (and NumPy's) padding of a short shape: (n,) -> (1, n) in 2-d, (1, n, 1) in 3-d."""
+    if len(shape) >= ndim:
+        return shape
+    if ndim == 3 and shape:
+        return (1,) * (2 - len(shape)) + shape + (1,)
+    return (1,) * (ndim - len(shape)) + shape
+
+
+def _at_least(ndim: int, tensors):
+    from chainrule.ops.creation import as_tensor
+
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    results = [reshape(x, _at_least_shape(tuple(x.shape), ndim)) for x in map(as_tensor, tensors)]
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def atleast_1d(*tensors):
+    return _at_least(1, tensors)
+
+
+def atleast_2d(*tensors):
+    """0-d becomes (1, 1), 1-d (n,) becomes (1, n)."""
+    return _at_least(2, tensors)
+
+
+def atleast_3d(*tensors):
+    """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    return _at_least(3, tensors)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The ``offset``-th diagonal of the planes ``(dim1, dim2)``, as a new last dim (the rest keep their order)."""
+    a, b = normalize_dim(dim1, input.ndim, "diagonal"), normalize_dim(dim2, input.ndim, "diagonal")
+    if a == b:
+        raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dim ({dim1})")
+    planes = movedim(input, (a, b), (-2, -1))
+    rows, cols = planes.shape[-2], planes.shape[-1]
+    length = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
+    start_row, start_col = max(-offset, 0), max(offset, 0)
+    positions = np.arange(length)
+    return planes[..., positions + start_row, positions + start_col]
+
+
+def diag_embed(input: Tensor, offset: int = 0) -> Tensor:
+    """Matrices ``(..., n + |offset|, n + |offset|)`` with the last dim of ``input`` on their ``offset``-th diagonal."""
+    from chainrule.ops.indexing import IndexAdd
+
+    n = input.shape[-1]
+    size = n + abs(offset)
+    positions = np.arange(n)
+    index = (Ellipsis, positions + max(-offset, 0), positions + max(offset, 0))
+    return IndexAdd.apply(input, shape=tuple(input.shape[:-1]) + (size, size), index=index)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A vector's diagonal matrix, or a matrix's ``diagonal``-th diagonal as a vector."""
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal)
+    raise RuntimeError(f"diag: expects a 1-d or 2-d tensor, got shape {input.shape}")
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """The ``n``-th forward difference ``x[i+1] - x[i]`` along ``dim``, after joining ``prepend``/``append``."""
+    axis = normalize_dim(dim, input.ndim, "diff")
+    pieces = [p for p in (prepend, input, append) if p is not None]
+    if len(pieces) > 1:
+        one_slice = input.shape[:axis] + (1,) + input.shape[axis + 1 :]
+        input = cat([p if p.ndim else broadcast_to(p, one_slice) for p in pieces], axis)
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        if input.dtype.kind == "b":
+            input = input[lead + (slice(1, None),)] != input[lead + (slice(None, -1),)]
+        else:
+            input = input[lead + (slice(1, None),)] - input[lead + (slice(None, -1),)]
+    return input
+
+
+def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids from 1-d tensors; ``indexing='xy'`` swaps the first two output dims (NumPy's default)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for i, x in enumerate(tensors):
+        if x.ndim > 1:
+            raise RuntimeError(f"meshgrid: expects 0-d or 1-d tensors, got shape {x.shape} at {i}")
+    vectors = [reshape(x, -1) for x in tensors]
+    order = list(range(len(vectors)))
+    if indexing == "xy" and len(vectors) > 1:
+        order[0], order[1] = 1, 0
+    shape = tuple(vectors[k].shape[0] for k in order)
+    grids = []
+    for i, x in enumerate(vectors):
+        view_shape = [1] * len(vectors)
+        view_shape[order.index(i)] = x.shape[0]
+        grids.append(broadcast_to(reshape(x, view_shape), shape))
+    return tuple(grids)
+
+
+def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times in place: [a, b] -> [a, a, b, b].
+
+    ``repeats`` is an int or a 1-d integer tensor with one count per slice.
+    ``repeat_interleave(counts)`` alone repeats ``arange(len(counts))``.
+    """
+    from chainrule.ops.creation import arange
+
+    if repeats is None:
+        counts = input
+        input = arange(counts.shape[0])
+        return repeat_interleave(input, counts, 0)
+    if dim is None:
+        input, axis = reshape(input, -1), 0
+    else:
+        axis = normalize_dim(dim, input.ndim, "repeat_interleave")
+    counts = np.asarray(repeats.detach().numpy(force=True) if isinstance(repeats, Tensor) else repeats)
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, input.shape[axis])):
+        raise RuntimeError(
+            f"repeat_interleave: repeats of shape {tuple(counts.shape)} must be a scalar or have "
+            f"{input.shape[axis]} entries for dim {axis} of shape {input.shape}"
+        )
+    if (counts < 0).any():
+        raise RuntimeError("repeat_interleave: repeats must be non-negative")
+    positions = np.repeat(np.arange(input.shape[axis]), np.broadcast_to(counts, (input.shape[axis],)))
+    return input[(slice(None),) * axis + (positions,)]

@@ -6,7 +6,8 @@ atomically) holding everything a run needs to continue bit for bit; see
 
 - ``checkpoint-epoch003.safetensors``: after 3 complete epochs;
 - ``checkpoint-epoch003-batch0120.safetensors``: 3 epochs and 120 batches of the
-  4th (written when a run is interrupted).
+  4th (written when a run is interrupted);
+- ``checkpoint-best.safetensors``: a copy of the best epoch's (``keep_best``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from chainrule.serialization import load, save, sidecar_path
 
 FORMAT = "chainrule.training/1"
+BEST_CHECKPOINT = "checkpoint-best.safetensors"  # the best epoch's (Trainer's keep_best); not in list_checkpoints
 _NAME = re.compile(r"^checkpoint-epoch(\d+)(?:-batch(\d+))?\.safetensors$")
 
 

@@ -32,6 +32,24 @@ def predicted_classes(output: Tensor) -> Tensor:
     return output.argmax(dim=1)
 
 
+def record_score(record: dict) -> float:
+    """How good an epoch's record is, higher better: test accuracy, else minus test loss, else minus training loss."""
+    for key, sign in (("test_accuracy", 1.0), ("test_loss", -1.0), ("loss", -1.0)):
+        value = record.get(key)
+        if value is not None:
+            value = sign * float(value)
+            return value if value == value else float("-inf")  # NaN: the worst
+    return float("-inf")
+
+
+def is_best(history: list[dict]) -> bool:
+    """Whether the last record of ``history`` scores strictly above every earlier one (see ``record_score``)."""
+    if not history:
+        return False
+    last = record_score(history[-1])
+    return all(last > record_score(record) for record in history[:-1])
+
+
 class RunningMetrics:
     """Sums of loss * batch size, correct predictions and samples over some batches.
 

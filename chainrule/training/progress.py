@@ -131,7 +131,8 @@ class BarProgress(NoProgress):
 
 def make_progress(mode: str | bool = "auto", stream: TextIO | None = None) -> NoProgress:
     """The reporter for ``mode``: "auto" (a tqdm bar if tqdm is installed and ``stream`` is a
-    terminal, else lines), "bar", "lines", or "none" (also False); True means "auto"."""
+    terminal, else lines), "bar" (ImportError without tqdm), "lines", or "none" (also False);
+    True means "auto"."""
     stream = stream or sys.stdout
     if mode is True:
         mode = "auto"
@@ -144,6 +145,10 @@ def make_progress(mode: str | bool = "auto", stream: TextIO | None = None) -> No
     try:
         from tqdm.auto import tqdm
     except ImportError:
+        if mode == "bar":  # asked for by name: no silent fallback
+            raise ImportError(
+                "progress='bar' needs tqdm, which is not installed: pip install tqdm (or 'chainrule[cli]')"
+            ) from None
         tqdm = None
     if tqdm is not None and (mode == "bar" or (hasattr(stream, "isatty") and stream.isatty())):
         return BarProgress(tqdm, stream)

@@ -11,13 +11,23 @@ checkpoint holds every input of the remaining computation: parameters,
 optimizer and scheduler state, the counters, chainrule's random generator, and
 the data order (the loader's epoch, and the generator state at the epoch's start
 for a loader that shuffles from the global generator).
+
+Extending a run to more epochs (``fit(more)`` after ``resume``) keeps all of
+that, but a schedule made for the old length would run past its end: build the
+new Trainer's scheduler for the new length and resume with
+``rebuild_schedule=True``; the schedule then joins the new one at the current
+step (see ``Trainer.resume``). An interrupt at any point, even inside the
+end-of-epoch schedule step, leaves a checkpoint whose resume steps the schedule
+exactly as often as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -31,6 +41,7 @@ from chainrule.optim.optimizer import Optimizer
 from chainrule.random import get_rng_state, set_rng_state
 from chainrule.tensor import Tensor
 from chainrule.training.checkpoint import (
+    BEST_CHECKPOINT,
     checkpoint_name,
     checkpoint_progress,
     list_checkpoints,
@@ -38,7 +49,8 @@ from chainrule.training.checkpoint import (
     remove_checkpoint,
     save_checkpoint,
 )
-from chainrule.training.metrics import MetricsLog, RunningMetrics
+from chainrule.training.metrics import MetricsLog, RunningMetrics, is_best
+from chainrule.training.parallel import any_rank, unwrap, world
 from chainrule.training.progress import make_progress
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -94,7 +106,11 @@ class Trainer:
         callbacks: functions ``callback(trainer, event)`` called with event
             "batch" after every optimizer step and "epoch" after every epoch.
         config: plain data stored in every checkpoint (how to rebuild the run).
-        keep_checkpoints: keep only this many end-of-epoch checkpoints (None: all).
+        keep_checkpoints: keep only this many end-of-epoch checkpoints, the last
+            ones (None: all); older ones, and those written on an interrupt, go.
+        keep_best: also keep the best epoch's checkpoint as
+            ``checkpoint-best.safetensors`` (best: highest test accuracy, else
+            lowest test loss, else lowest training loss; the earliest on ties).
         device: move each batch there first (None: leave batches where they are).
 
     Counters: ``epoch`` (epochs completed), ``batch`` (batches done in the
@@ -118,6 +134,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         config: dict | None = None,
         keep_checkpoints: int | None = None,
+        keep_best: bool = False,
         device=None,
     ):
         if scheduler_interval not in ("epoch", "batch"):
@@ -134,7 +151,10 @@ class Trainer:
         self.progress = progress if hasattr(progress, "batch_end") else make_progress(progress)
         self.callbacks = list(callbacks)
         self.config = dict(config or {})
+        if keep_checkpoints is not None and keep_checkpoints < 1:
+            raise ValueError(f"Trainer: keep_checkpoints must be at least 1 (or None: all), got {keep_checkpoints}")
         self.keep_checkpoints = keep_checkpoints
+        self.keep_best = keep_best
         self.device = device
 
         self.epoch = 0
@@ -150,9 +170,12 @@ class Trainer:
         self._batch_rng_state: dict | None = None
         self._mid_batch = False
         self._stepping = False
+        self._epoch_end: tuple | None = None  # (epoch, batch, scheduler state, hyperparameters) before its step
         self._stop_requested = False
+        self._exit_after_step = False  # under mpiexec: a signal arrived during an optimizer step
         self._started = time.perf_counter()  # when fit() began, for the records' "elapsed"
         self._log: MetricsLog | None = None
+        self._world = world()  # the MPI ranks, which must stop at the same batch; None in one process
 
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs: int) -> list[dict]:
@@ -211,6 +234,8 @@ class Trainer:
             self.batch += 1
             self._running.add(loss, output, target)
             self._mid_batch = False
+            if self._exit_after_step:
+                self._save_and_exit()
             self.progress.batch_end(self.batch, self._running, time.perf_counter() - start)
             if self.log_every:
                 window.add(loss, output, target)
@@ -219,6 +244,8 @@ class Trainer:
                     window, window_start = RunningMetrics(), time.perf_counter()
             for callback in self.callbacks:
                 callback(self, "batch")
+            if self._world is not None:  # Ctrl-C reaches the ranks at different batches: stop together
+                self._stop_requested = any_rank(self._world, self._stop_requested)
             if self._stop_requested:
                 break
         self._epoch_time = time.perf_counter() - start
@@ -244,10 +271,16 @@ class Trainer:
     def _finish_epoch(self) -> None:
         """Step an epoch scheduler, evaluate, log, checkpoint."""
         lr = self.optimizer.param_groups[0]["lr"]
-        if self.scheduler is not None and self.scheduler_interval == "epoch":
-            self.scheduler.step()
+        # Until the counters have moved on, an interrupt undoes this (see _settle_epoch_end): the checkpoint
+        # then holds the epoch's batches done and the schedule not yet stepped, which the resume steps once.
+        epoch_scheduler = self.scheduler if self.scheduler_interval == "epoch" else None
+        schedule = None if epoch_scheduler is None else epoch_scheduler.state_dict()
+        self._epoch_end = (self.epoch, self.batch, schedule, _hyperparameters(self.optimizer))
+        if epoch_scheduler is not None:
+            epoch_scheduler.step()
         self.epoch += 1
         self.batch = 0
+        self._epoch_end = None
         train = self._running
         record = {
             "event": "epoch",
@@ -268,6 +301,8 @@ class Trainer:
         self.progress.epoch_end(record)
         if self.out_dir is not None:
             self.save_checkpoint()
+            if self.keep_best and is_best(self.history):
+                save_checkpoint(self.state_dict(), self.out_dir / BEST_CHECKPOINT)
             self._prune_checkpoints()
         for callback in self.callbacks:
             callback(self, "epoch")
@@ -297,6 +332,10 @@ class Trainer:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        if self._world is not None:
+            with self._signals_save_and_exit():
+                yield
+            return
 
         def request_stop(signum, frame):
             if self._stop_requested:
@@ -312,6 +351,53 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
 
+    @contextlib.contextmanager
+    def _signals_save_and_exit(self):
+        """Under mpiexec: Ctrl-C (or SIGTERM) leaves one checkpoint, written by rank 0, and ends every rank.
+
+        ``mpiexec`` answers Ctrl-C by sending SIGTERM to every rank and SIGKILL
+        about a quarter of a second later: too soon to finish a batch together,
+        or even to write a checkpoint on a busy machine. Rank 0's parameters
+        after its last completed step are every rank's (the gradients were
+        averaged), so rank 0 forks: the child, in a session of its own that the
+        kill does not reach, writes the checkpoint from that state (finishing
+        first an optimizer step under way, which needs no other rank) and
+        exits, and rank 0 exits with 130. The other ranks carry on until the
+        kill: rank 0 may be inside a collective, where its handler runs only
+        once they have joined it.
+        """
+
+        def save_and_exit(signum, frame):
+            if self.out_dir is None:
+                # Not rank 0: carry on until mpiexec's kill, so that rank 0, perhaps waiting in a
+                # collective (where its handler cannot run), gets out of it.
+                return
+            if os.fork() != 0:  # rank 0 itself: leave now
+                sys.stdout.flush()
+                os._exit(130)
+            os.setsid()  # the checkpoint writer outlives the job's kill
+            if self._stepping:  # parameters half-updated: save once the step is done
+                self._exit_after_step = True
+                return
+            self._save_and_exit()
+
+        previous = {sig: signal.signal(sig, save_and_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _save_and_exit(self) -> None:
+        """In rank 0's checkpoint writer: save what a resume needs, then exit without unwinding."""
+        with contextlib.suppress(OSError):  # the job's output pipes may be gone: the file is what matters
+            self._interrupt()
+            self.progress.close()
+            if self._log is not None:
+                self._log.close()
+            sys.stdout.flush()
+        os._exit(0)  # no exception: unwinding could call into MPI, which this process must not use
+
     def _interrupt(self) -> None:
         """Save what a resume needs after Ctrl-C (or a KeyboardInterrupt from inside the loop) and say so."""
         self.interrupted = True
@@ -325,6 +411,7 @@ class Trainer:
         if self._mid_batch:  # the unfinished batch is redone on resume, with the same random draws
             set_rng_state(self._batch_rng_state)
             self._mid_batch = False
+        self._settle_epoch_end()
         self._write_log({"event": "interrupt", "epoch": self.epoch + 1, "batch": self.batch, "step": self.step})
         if self.out_dir is None:
             self.progress.write(f"Interrupted in {where}; no out_dir, so no checkpoint was written")
@@ -333,13 +420,32 @@ class Trainer:
             self.save_checkpoint()
         self.progress.write(f"Interrupted in {where}; checkpoint saved to {self.last_checkpoint}")
 
+    def _settle_epoch_end(self) -> None:
+        """After an interrupt while ``_finish_epoch`` stepped the schedule and moved the counters: make them agree.
+
+        If the epoch counter had not moved on, the schedule (and the learning
+        rates it wrote) go back to before the step, so that the resume steps it
+        once; if it had, the epoch is over and the batch counter is 0.
+        """
+        if self._epoch_end is None:
+            return
+        epoch, batch, schedule, hyperparameters = self._epoch_end
+        if self.epoch == epoch:
+            if schedule is not None:
+                self.scheduler.load_state_dict(schedule)
+            _set_hyperparameters(self.optimizer, hyperparameters)
+            self.batch = batch
+        else:
+            self.batch = 0
+        self._epoch_end = None
+
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """Everything needed to continue this run exactly; what ``save_checkpoint`` writes."""
         mid_epoch = self.batch > 0
         loader = self.train_loader
         return {
-            "model": self.model.state_dict(),
+            "model": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "epoch": self.epoch,
@@ -354,13 +460,21 @@ class Trainer:
             "config": self.config,
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a ``state_dict()``: model, optimizer, scheduler, counters, generator, data position."""
-        self.model.load_state_dict(state["model"])
+    def load_state_dict(self, state: dict, rebuild_schedule: bool = False) -> None:
+        """Restore a ``state_dict()``: model, optimizer, scheduler, counters, generator, data position.
+
+        With ``rebuild_schedule`` the saved schedule is not restored: this
+        Trainer's (new) scheduler joins the run at the checkpoint's position
+        (see ``resume``).
+        """
+        unwrap(self.model).load_state_dict(state["model"])
+        fresh = _hyperparameters(self.optimizer)
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch, self.step = int(state["epoch"]), int(state["batch"]), int(state["step"])
+        if self.scheduler is not None and rebuild_schedule:
+            self._join_schedule(fresh)
+        elif self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.history = list(state.get("history") or [])
         self._epoch_rng_state = state.get("epoch_rng_state")
         running = state.get("running")
@@ -386,24 +500,63 @@ class Trainer:
         self.last_checkpoint = save_checkpoint(self.state_dict(), path)
         return self.last_checkpoint
 
-    def resume(self, checkpoint: str | Path | dict) -> dict:
+    def resume(self, checkpoint: str | Path | dict, *, rebuild_schedule: bool = False) -> dict:
         """Continue from a checkpoint: a file, a folder (its latest checkpoint), or one already loaded.
 
         Returns the checkpoint; notes the resume in ``metrics.jsonl``.
+
+        Extending (or shortening) a run: a schedule made for the run's length
+        (cosine, one-cycle, a step every third of the run) does not fit another
+        length; restored as saved it would run past its end. Make this Trainer
+        with a scheduler built for the new length, from the optimizer as built
+        (its hyperparameters as at the run's start), and pass
+        ``rebuild_schedule=True``: the scheduler is advanced to the checkpoint's
+        position (``step`` for a per-batch schedule, ``epoch`` for a per-epoch
+        one), so from there on the learning rates (and a cycled momentum) are
+        those a fresh run of the new length has at the same point, while the
+        parameters, the optimizer's state, the counters and the data order come
+        from the checkpoint. The rate jumps once, to the new schedule's value at
+        that point, then follows it to its end. The scheduler must step without
+        arguments (not ``ReduceLROnPlateau``).
         """
         state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
-        self.load_state_dict(state)
+        self.load_state_dict(state, rebuild_schedule=rebuild_schedule)
         if self.out_dir is not None:
             with contextlib.closing(MetricsLog(self.out_dir / "metrics.jsonl")) as log:
                 log.write({"event": "resume", "epoch": self.epoch, "batch": self.batch, "step": self.step})
         return state
 
+    def _join_schedule(self, fresh: list[dict]) -> None:
+        """Advance this Trainer's new scheduler from its start (hyperparameters ``fresh``) to the run's position."""
+        _set_hyperparameters(self.optimizer, fresh)
+        position = self.step if self.scheduler_interval == "batch" else self.epoch
+        with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended here
+            warnings.simplefilter("ignore")
+            for _ in range(position):
+                self.scheduler.step()
+
     def _prune_checkpoints(self) -> None:
+        """Keep the last ``keep_checkpoints`` end-of-epoch checkpoints; drop every older one (interrupts' too)."""
         if self.keep_checkpoints is None:
             return
-        epoch_ends = [p for p in list_checkpoints(self.out_dir) if checkpoint_progress(p)[1] == 0]
-        for old in epoch_ends[: max(0, len(epoch_ends) - self.keep_checkpoints)]:
-            remove_checkpoint(old)
+        found = list_checkpoints(self.out_dir)
+        kept = [p for p in found if checkpoint_progress(p)[1] == 0][-self.keep_checkpoints :]
+        if not kept:
+            return
+        newest = checkpoint_progress(kept[-1])
+        for path in found:
+            if path not in kept and checkpoint_progress(path) < newest:
+                remove_checkpoint(path)
+
+
+def _hyperparameters(optimizer: Optimizer) -> list[dict]:
+    """Each parameter group's settings (lr, momentum, ...: all but its parameters), copied."""
+    return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+
+
+def _set_hyperparameters(optimizer: Optimizer, settings: list[dict]) -> None:
+    for group, values in zip(optimizer.param_groups, settings):
+        group.update(values)
 
 
 def fit(

@@ -238,6 +238,10 @@ def run_check(args: argparse.Namespace) -> int:
 
     if args.samples <= 0:
         raise _UsageError(f"--samples must be positive, got {args.samples}")
+    bounds = (("--eps", args.eps, "above"), ("--atol", args.atol, "at least"), ("--rtol", args.rtol, "at least"))
+    for flag, value, least in bounds:
+        if not (math.isfinite(value) and (value > 0 if least == "above" else value >= 0)):
+            raise _UsageError(f"{flag} must be a finite number {least} 0, got {value}")
     model, shape = _model_and_shape(args, batch=2)
     report = check_model(
         model, shape, samples=args.samples, eps=args.eps, atol=args.atol, rtol=args.rtol, seed=args.seed

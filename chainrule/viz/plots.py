@@ -501,6 +501,14 @@ def confusion_counts(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     )
 
 
+def _text_colour_on(rgba) -> str:
+    """Black on a light background, white on a dark one: by relative luminance (sRGB, Rec. 709 weights)."""
+    red, green, blue = (
+        channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4 for channel in rgba[:3]
+    )
+    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.179 else "white"
+
+
 def confusion_matrix(
     y_true,
     y_pred,
@@ -522,10 +530,10 @@ def confusion_matrix(
     image = ax.imshow(counts, cmap="Blues", interpolation="nearest")
     figure.colorbar(image, ax=ax, shrink=0.8)
     if k <= 30:
-        threshold = counts.max() / 2 if counts.size else 0
+        cells = image.cmap(image.norm(counts))  # the colour each cell is drawn in, (k, k, 4)
         for i in range(k):
             for j in range(k):
-                colour = "white" if counts[i, j] > threshold else "black"
+                colour = _text_colour_on(cells[i, j])
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=max(6, 12 - k // 4))
     ax.set_xticks(range(k), names, rotation=45 if max(len(n) for n in names) > 2 else 0)
     ax.set_yticks(range(k), names)

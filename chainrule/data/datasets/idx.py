@@ -29,20 +29,43 @@ class IDXFormatError(ValueError):
     """The bytes are not a well-formed IDX file."""
 
 
-def read_idx_bytes(path: str | os.PathLike) -> bytes:
-    """The uncompressed bytes of an IDX file (gzip is detected by its magic bytes, not the name)."""
-    with open(path, "rb") as stream:
-        data = stream.read()
-    if data[:2] == b"\x1f\x8b":
+MAX_IDX_BYTES = 1 << 31  # the largest array read_idx_bytes accepts (MNIST's largest file is 47 MB)
+MAX_DEFLATE_RATIO = 1032  # deflate cannot expand its input more than this (RFC 1951's longest match per bit)
+
+
+def read_idx_bytes(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> bytes:
+    """The uncompressed bytes of an IDX file (gzip is detected by its magic bytes, not the name).
+
+    The header is read first and the size it declares checked against
+    ``max_bytes`` and, for gzip, against what the compressed size can inflate
+    to; then exactly that many bytes are read. So a small gzip bomb is refused
+    before it is inflated, and nothing past the declared end is decompressed.
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as raw:
+        stored = os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
-            data = gzip.decompress(data)
+            head = stream.read(4)
+            _check_magic(head, name)
+            head += stream.read(4 * head[3])
+            shape, dtype, _ = _parse_header(head, name)
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            limit = min(max_bytes, stored * MAX_DEFLATE_RATIO) if compressed else max_bytes
+            if declared > limit:
+                source = f"a gzip stream of {stored} bytes" if compressed else f"a file of {stored} bytes"
+                raise IDXFormatError(
+                    f"{name}: the header declares shape {shape} of {dtype.name} ({declared} bytes), more than "
+                    f"{source} can hold (limit {limit} bytes); the file is corrupt or hostile"
+                )
+            return head + stream.read(declared + 1)  # one byte more shows trailing bytes to parse_idx
         except (EOFError, OSError, zlib.error) as exc:
-            raise IDXFormatError(f"{path}: the gzip stream is truncated or corrupt ({exc})") from None
-    return data
+            raise IDXFormatError(f"{name}: the gzip stream is truncated or corrupt ({exc})") from None
 
 
-def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
-    """The array an IDX file holds, in native byte order; IDXFormatError (naming ``name``) if malformed."""
+def _check_magic(data: bytes, name: str) -> None:
     if len(data) < 4:
         raise IDXFormatError(f"{name}: too short for an IDX header ({len(data)} bytes, need at least 4)")
     zero0, zero1, code, ndim = data[:4]
@@ -56,11 +79,21 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
         raise IDXFormatError(f"{name}: unknown dtype code 0x{code:02X} in magic number (known: {known})")
     if not 1 <= ndim <= MAX_NDIM:
         raise IDXFormatError(f"{name}: the magic number gives {ndim} dimensions (expected 1 to {MAX_NDIM})")
+
+
+def _parse_header(data: bytes, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header size) from the first bytes of an IDX file, checked."""
+    _check_magic(data, name)
+    ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IDXFormatError(f"{name}: truncated header: {ndim} dimensions need {header} bytes, got {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = IDX_DTYPES[code]
+    return struct.unpack(f">{ndim}I", data[4:header]), IDX_DTYPES[data[2]], header
+
+
+def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
+    """The array an IDX file holds, in native byte order; IDXFormatError (naming ``name``) if malformed."""
+    shape, dtype, header = _parse_header(data, name)
     expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "has trailing bytes"

@@ -57,12 +57,14 @@ def load_numpy_pickle(stream, encoding: str = "latin1"):
 
 
 def _refuse_object_arrays(value) -> None:
-    if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise pickle.UnpicklingError(f"refusing an array of dtype {value.dtype}: only plain numeric arrays")
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _refuse_object_arrays(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_object_arrays(item)
+    """Walk every array in ``value``, each container once (shared references are not walked again)."""
+    seen: set[int] = set()
+    pending = [value]
+    while pending:  # a stack, not recursion: a deep pickle cannot overflow Python's stack
+        value = pending.pop()
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise pickle.UnpicklingError(f"refusing an array of dtype {value.dtype}: only plain numeric arrays")
+        elif isinstance(value, (tuple, list, dict)) and id(value) not in seen:
+            seen.add(id(value))
+            pending.extend(value.values() if isinstance(value, dict) else value)
