@@ -113,3 +113,49 @@ def test_data_exists(name):
 @pytest.mark.parametrize("name", DATASETS)
 def test_dataset_exists(name):
     assert callable(getattr(cr.data.datasets, name))
+
+
+# "What PyTorch programs use around the model", "distributed" and "onnx".
+AROUND_THE_MODEL = {
+    "chainrule.utils.data": "Dataset TensorDataset DataLoader Subset random_split Sampler SequentialSampler "
+    "RandomSampler BatchSampler",
+    "chainrule.utils.data.distributed": "DistributedSampler",
+    "chainrule": "Generator multinomial randperm bernoulli topk sort argsort cumsum cumprod roll narrow tril_indices "
+    "histc LongTensor FloatTensor BoolTensor Size device",
+    "chainrule.optim": "Adadelta Adamax NAdam RAdam LBFGS",
+    "chainrule.optim.lr_scheduler": "ReduceLROnPlateau LinearLR CosineAnnealingWarmRestarts SequentialLR",
+    "chainrule.nn": "Dropout1d Dropout2d Transformer TransformerDecoderLayer TransformerDecoder LSTMCell GRUCell "
+    "RNNCell Upsample PixelShuffle ConvTranspose1d AdaptiveMaxPool2d Unflatten CosineSimilarity",
+    "chainrule.nn.functional": "scaled_dot_product_attention one_hot interpolate",
+    "chainrule.cuda": "is_available manual_seed manual_seed_all",
+    "chainrule.accelerator": "is_available current_accelerator",
+    "chainrule.distributed": "init_process_group is_initialized get_rank get_world_size barrier all_reduce "
+    "broadcast all_gather destroy_process_group ReduceOp",
+    "chainrule.nn.parallel": "DistributedDataParallel",
+    "chainrule.onnx": "export load",
+}
+TENSOR_METHODS_AROUND_THE_MODEL = (
+    "nelement type new_zeros new_ones new_full new_empty new_tensor retain_grad contiguous is_contiguous "
+    "add_ mul_ sub_ div_ clamp_ relu_ zero_ fill_ multinomial topk sort argsort cumsum cumprod roll narrow"
+).split()
+
+
+@pytest.mark.parametrize(
+    "module, name", [(module, name) for module, names in AROUND_THE_MODEL.items() for name in names.split()]
+)
+def test_names_programs_use_around_the_model_exist(module, name):
+    import importlib
+
+    assert hasattr(importlib.import_module(module), name), f"{module}.{name} is missing"
+
+
+@pytest.mark.parametrize("name", TENSOR_METHODS_AROUND_THE_MODEL)
+def test_tensor_methods_programs_use_exist(name):
+    assert callable(getattr(cr.Tensor, name, None)), f"Tensor.{name} is missing"
+
+
+def test_modules_reached_as_attributes_after_import_chainrule():
+    # PyTorch programs write torch.utils.data..., torch.distributed..., torch.nn.parallel... after `import torch`.
+    assert cr.utils.data.DataLoader is cr.data.DataLoader
+    assert cr.distributed.get_world_size is not None and cr.nn.parallel.DistributedDataParallel is not None
+    assert isinstance(cr.zeros(2, 3).shape, cr.Size) and cr.zeros(2, 3).size() == cr.Size([2, 3])

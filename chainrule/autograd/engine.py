@@ -12,6 +12,7 @@ run when it ends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
@@ -21,7 +22,8 @@ from chainrule.autograd.hooks import run_hooks
 from chainrule.backend import array_module
 from chainrule.tensor import Tensor
 
-_final_callbacks: list | None = None  # callbacks for the end of the backward pass now running
+# Callbacks for the end of the backward pass now running in this thread (None outside one).
+_backward_state = threading.local()
 
 
 def queue_callback(callback) -> None:
@@ -30,9 +32,10 @@ def queue_callback(callback) -> None:
     Hooks use it to act once every gradient is in place (data parallel: wait
     for the last allreduce).
     """
-    if _final_callbacks is None:
+    callbacks = getattr(_backward_state, "final_callbacks", None)
+    if callbacks is None:
         raise RuntimeError("queue_callback: final callbacks can only be installed during the backward pass")
-    _final_callbacks.append(callback)
+    callbacks.append(callback)
 
 
 def backward(tensors: Sequence[Tensor], grad_tensors=None, retain_graph=None, create_graph=False) -> None:
@@ -119,8 +122,8 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
     pending: dict[Node, list] = {}
     ready: list = []  # heap of (-sequence_nr, node)
     stored: set[int] = set()  # arrays stored into some .grad during this pass
-    global _final_callbacks
-    outer_callbacks, _final_callbacks = _final_callbacks, []
+    outer_callbacks = getattr(_backward_state, "final_callbacks", None)
+    _backward_state.final_callbacks = final_callbacks = []
     previous_mode = GradMode.enabled
     GradMode.enabled = create_graph
     try:
@@ -161,11 +164,11 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
                             f"{target.shape}"
                         )
                     _deliver(target, gradient, capture, create_graph, stored)
-        while _final_callbacks:  # queued by hooks; a callback may queue more
-            _final_callbacks.pop(0)()
+        while final_callbacks:  # queued by hooks; a callback may queue more
+            final_callbacks.pop(0)()
     finally:
         GradMode.enabled = previous_mode
-        _final_callbacks = outer_callbacks
+        _backward_state.final_callbacks = outer_callbacks
     return capture.results if capture is not None else None
 
 

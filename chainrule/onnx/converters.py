@@ -320,7 +320,12 @@ def _norm2(g, record):
 
 @converts("Var")
 def _var(g, record):
-    """mean((x - mean x)^2) n / (n - correction) over ``axes``."""
+    """mean((x - mean x)^2) n / (n - correction) over ``axes``; its square root with ``root`` (std)."""
+    variance = _variance(g, record)
+    return g.node("Sqrt", [variance]) if record.params.get("root") else variance
+
+
+def _variance(g, record):
     x = _first(record)
     axes, keepdim, correction = record.params["axes"], record.params["keepdim"], record.params["correction"]
     name = g.name_of(x)

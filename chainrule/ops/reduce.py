@@ -107,8 +107,9 @@ class Var(Op):
     def backward(ctx, grad):
         # d var / d x_i = 2 (x_i - mean) / (N - correction); d std = d var / (2 std)
         x, y = ctx.saved_tensors
-        if ctx.root:
-            grad = grad / (2.0 * y)
+        if ctx.root:  # where std == 0 (all equal) its gradient is taken as 0, as in PyTorch
+            flat = y == 0
+            grad = where(flat, 0.0, grad / where(flat, 1.0, 2.0 * y))
         centered = x - mean(x, dim=ctx.axes, keepdim=True)
         dof = ctx.count - ctx.correction
         return _expand_back(grad, ctx) * centered * (2.0 / dof if dof > 0 else math.nan)

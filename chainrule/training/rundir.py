@@ -133,13 +133,24 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host: a zombie (exited, not yet reaped) does not."""
     if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except OSError as error:
         return error.errno == errno.EPERM  # exists, owned by another user
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    # A process whose parent died first (an MPI rank whose launcher was killed) can stay a
+    # zombie where nothing reaps orphans; it still answers kill(pid, 0).
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:

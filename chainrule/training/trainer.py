@@ -373,7 +373,8 @@ class Trainer:
                 # collective (where its handler cannot run), gets out of it.
                 return
             if os.fork() != 0:  # rank 0 itself: leave now
-                sys.stdout.flush()
+                with contextlib.suppress(OSError):  # the launcher's pipes may be gone already
+                    sys.stdout.flush()
                 os._exit(130)
             os.setsid()  # the checkpoint writer outlives the job's kill
             if self._stepping:  # parameters half-updated: save once the step is done

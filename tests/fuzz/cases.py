@@ -125,15 +125,22 @@ def binary_case(rng) -> FuzzCase:
     return FuzzCase(name, name, lambda lib, x, y: getattr(lib, name)(x, y), [a, b])
 
 
+MULTI_DIM_REDUCTIONS = ("sum", "mean", "amax", "amin", "std", "var", "logsumexp")
+
+
 def reduction_case(rng) -> FuzzCase:
+    """All dims, one dim (sometimes out of range), or two dims where PyTorch takes a tuple; keepdim or not."""
     name = pick(rng, REDUCTIONS)
     shape = pick(rng, SHAPES)
     x = random_input(rng, shape, pick(rng, DTYPES))
     ndim = max(len(shape), 1)
-    dim = pick(rng, [None, int(rng.integers(-ndim, ndim)), ndim]) if name not in ("logsumexp",) else 0
+    options = [int(rng.integers(-ndim, ndim)), ndim]
+    if name != "logsumexp":  # torch.logsumexp needs a dim
+        options.append(None)
+    if name in MULTI_DIM_REDUCTIONS and len(shape) >= 2:
+        options.append((0, -1))
+    dim = pick(rng, options)
     keepdim = bool(rng.random() < 0.5)
-    if name in ("argmax", "argmin", "all", "any", "prod") and dim is None:
-        return FuzzCase(name, name, lambda lib, a: getattr(lib, name)(a), [x], "reduction")
     if dim is None:
         return FuzzCase(name, name, lambda lib, a: getattr(lib, name)(a), [x], "reduction")
     return FuzzCase(name, name, lambda lib, a: getattr(lib, name)(a, dim, keepdim=keepdim), [x], "reduction")
