@@ -199,11 +199,15 @@ def resumed_config(args: argparse.Namespace, saved: dict) -> dict:
     return config
 
 
-def check_flags(args: argparse.Namespace) -> None:
-    """What the flags ask for is possible: folders writable, optional packages present (before any work)."""
-    if args.out:
+def check_flags(args: argparse.Namespace, probe_folders: bool = True) -> None:
+    """What the flags ask for is possible: folders writable, optional packages present (before any work).
+
+    Folders are probed by writing in them, so under mpiexec rank 0 alone probes
+    (``probe_folders``): two ranks probing one folder at once would remove it under each other.
+    """
+    if args.out and probe_folders:
         check_writable_dir("--out", args.out)
-    if args.plots:
+    if args.plots and probe_folders:
         check_writable_dir("--plots", args.plots)
         require_package("--plots", "matplotlib")
     if args.progress == "bar" and not args.quiet:
@@ -301,7 +305,7 @@ def _train(args: argparse.Namespace, rank: int, world_size: int) -> int:
 
 def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: contextlib.ExitStack) -> int:
     started = time.perf_counter()
-    check_flags(args)
+    check_flags(args, probe_folders=rank == 0)
     checkpoint_path = state = None
     if args.resume is not None:
         where = args.resume or args.out

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import select
 import signal
 import sys
 import threading
@@ -362,7 +363,9 @@ class Trainer:
         averaged), so rank 0 forks: the child, in a session of its own that the
         kill does not reach, writes the checkpoint from that state (finishing
         first an optimizer step under way, which needs no other rank) and
-        exits, and rank 0 exits with 130. The other ranks carry on until the
+        exits, and rank 0 exits with 130. (On a heavily loaded machine the kill
+        can still reach the writer before it has left the job's session; the
+        last epoch's checkpoint is then the one to resume from.) The other ranks carry on until the
         kill: rank 0 may be inside a collective, where its handler runs only
         once they have joined it.
         """
@@ -372,11 +375,14 @@ class Trainer:
                 # Not rank 0: carry on until mpiexec's kill, so that rank 0, perhaps waiting in a
                 # collective (where its handler cannot run), gets out of it.
                 return
-            if os.fork() != 0:  # rank 0 itself: leave now
+            escaped_read, escaped_write = os.pipe()
+            if os.fork() != 0:  # rank 0 itself: give the writer the CPU until it has escaped, then leave
+                select.select([escaped_read], [], [], 0.2)
                 with contextlib.suppress(OSError):  # the launcher's pipes may be gone already
                     sys.stdout.flush()
                 os._exit(130)
             os.setsid()  # the checkpoint writer outlives the job's kill
+            os.write(escaped_write, b"1")
             if self._stepping:  # parameters half-updated: save once the step is done
                 self._exit_after_step = True
                 return
