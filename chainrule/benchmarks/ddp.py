@@ -9,8 +9,9 @@ Each K runs as ``mpiexec -n K python -m chainrule.benchmarks.ddp --worker``
 * the weak-scaling efficiency ``T(1) / T(K)`` (1.0 is perfect);
 * the allreduce time per step: the time to reduce the same gradient buckets
   with blocking allreduces and no computation (what communication costs), and
-  the part of it that backward did not hide (the wait when backward ends);
-  their ratio gives the overlap.
+  the wait when backward ends (for the allreduces still in flight, and for the
+  slowest rank to join them); overlap is ``1 - wait / allreduce alone``, 0 when
+  the wait is all skew between ranks.
 
 On a machine with fewer cores than K the ranks share cores (mpiexec is run
 oversubscribed): efficiency then measures sharing, not the network, and the
@@ -136,7 +137,7 @@ def report(results: list[dict]) -> str:
         f"{cores} cores (K > {cores} shares cores: oversubscribed).",
         "",
         "| model | K | step (ms) | steps/s | samples/s | weak-scaling efficiency | gradient MB | allreduce alone (ms) | "
-        "not hidden by backward (ms) | overlap |",
+        "wait when backward ends (ms) | overlap |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     base = {r["model"]: r["step_seconds"] for r in results if r["ranks"] == 1}
@@ -174,7 +175,7 @@ def run(options) -> list:
         if k > 1:
             detail += (
                 f", allreduce alone {r['blocking_allreduce_seconds'] * 1e3:.2f} ms, "
-                f"not hidden by backward {r['exposed_seconds'] * 1e3:.2f} ms"
+                f"wait when backward ends {r['exposed_seconds'] * 1e3:.2f} ms"
             )
         crowded = " (oversubscribed)" if k > cores else ""
         workload = f"DDP {r['model']} step, K={k}{crowded}, {PER_RANK_BATCH}/rank ({detail})"

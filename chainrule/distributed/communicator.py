@@ -77,6 +77,9 @@ class CompletedRequest:
     def wait(self) -> None:
         pass
 
+    def Test(self) -> bool:  # noqa: N802 (mpi4py's name)
+        return True
+
 
 class MPICommunicator:
     """Collectives over an mpi4py communicator (``MPI.COMM_WORLD`` by default)."""

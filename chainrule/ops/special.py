@@ -12,6 +12,7 @@ needs only NumPy.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -22,10 +23,19 @@ from chainrule.ops.elementwise import _operands, clamp, exp, to_dtype, where
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
 
-try:
-    from scipy import special as _scipy_special
-except ImportError:  # the NumPy path below
-    _scipy_special = None
+
+@functools.cache
+def _scipy_special():
+    """SciPy's special functions if installed, else None (the NumPy paths below).
+
+    Imported on first use: SciPy takes half a second to import, which
+    ``import chainrule`` must not pay.
+    """
+    try:
+        from scipy import special  # optional dependency
+    except ImportError:
+        return None
+    return special
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _math_erf = np.frompyfunc(math.erf, 1, 1)
@@ -37,15 +47,17 @@ def _erf_numpy(x) -> np.ndarray:
 
 
 def _erf_array(x):
-    if _scipy_special is not None and array_module(x) is np:
-        return _scipy_special.erf(x)
+    scipy_special = _scipy_special() if array_module(x) is np else None
+    if scipy_special is not None:
+        return scipy_special.erf(x)
     return _erf_numpy(x).astype(x.dtype)
 
 
 def _erfinv_array(y):
     """The inverse of erf on (-1, 1), +-inf at +-1, NaN outside."""
-    if _scipy_special is not None and array_module(y) is np:
-        return _scipy_special.erfinv(y)
+    scipy_special = _scipy_special() if array_module(y) is np else None
+    if scipy_special is not None:
+        return scipy_special.erfinv(y)
     y64 = y.astype(np.float64)
     # Start from Winitzki's closed-form approximation (error < 2e-3), then polish by Newton's method.
     a = 0.147

@@ -212,6 +212,13 @@ class _Reducer:
         if left == 1:
             self.bucket_of[key].waiting -= 1
             self._launch_ready_buckets()
+        self._progress()
+
+    def _progress(self) -> None:
+        """Let MPI move the data of the allreduces in flight (most MPIs progress only inside MPI calls)."""
+        for bucket in self.buckets[: self.next_to_launch]:
+            if bucket.request is not None:
+                bucket.request.Test()
 
     def _launch_ready_buckets(self) -> None:
         while self.next_to_launch < len(self.buckets) and self.buckets[self.next_to_launch].waiting == 0:
