@@ -204,3 +204,25 @@ def test_bfloat16_safetensors_load_as_float32_with_a_warning():
         loaded = cr.load(io.BytesIO(safetensors_torch.save({"w": values})))
     assert loaded["w"].dtype == cr.float32
     np.testing.assert_array_equal(loaded["w"].numpy(), values.float().numpy())
+
+
+def test_atomic_writes_flush_the_folder_after_the_rename(tmp_path, monkeypatch):
+    import os
+
+    from chainrule.serialization import atomic
+
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(
+            os.path.realpath(f"/proc/self/fd/{descriptor}") if os.path.exists("/proc/self/fd") else descriptor
+        )
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(atomic.os, "fsync", recording_fsync)
+    atomic.atomic_write_bytes(tmp_path / "sub" / "file.bin", b"payload")
+    assert (tmp_path / "sub" / "file.bin").read_bytes() == b"payload"
+    assert len(synced) == 2  # the temporary file's data, then the folder holding the rename
+    if isinstance(synced[-1], str):
+        assert synced[-1] == os.path.realpath(tmp_path / "sub")
