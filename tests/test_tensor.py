@@ -224,3 +224,27 @@ def test_pad_matches_numpy():
     padded = cr.nn.functional.pad(x, (1, 2, 1, 0), mode="reflect")
     expected = np.pad(x.numpy(), ((0, 0), (1, 0), (1, 2)), mode="reflect")
     np.testing.assert_array_equal(padded.numpy(), expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["add", "sub"])
+@pytest.mark.parametrize("other", [1, 2.5, np.array([0.5, -1.0])])
+def test_alpha_scales_a_number_or_a_tensor_as_torch(name, other):
+    import torch
+
+    for values in ([1.0, 2.0], [1, 2]):
+        ours = getattr(cr, name)(
+            cr.tensor(values), cr.tensor(other) if isinstance(other, np.ndarray) else other, alpha=3
+        )
+        theirs = getattr(torch, name)(
+            torch.tensor(values), torch.tensor(other) if isinstance(other, np.ndarray) else other, alpha=3
+        )
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+
+
+@pytest.mark.parametrize(
+    "name", "bitwise_and bitwise_or bitwise_xor greater greater_equal less less_equal not_equal".split()
+)
+def test_comparison_and_bitwise_aliases_are_top_level_functions(name):
+    assert callable(getattr(cr, name))

@@ -295,15 +295,53 @@ class Neg(Op):
         return -grad
 
 
+def _scaled(other, alpha):
+    """``alpha * other`` for the ``alpha=`` of add/sub: a Python number stays a number."""
+    return other * alpha if not isinstance(other, Tensor) else mul(other, alpha)
+
+
 def add(input, other, *, alpha=1) -> Tensor:
+    """``input + alpha * other`` elementwise: ``y_i = a_i + alpha b_i``.
+
+    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
+    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
+    float turns an integer tensor into the default float dtype, a Python number does not
+    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
+    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+
+    >>> import chainrule as cr
+    >>> cr.add(cr.tensor([1, 2]), cr.tensor([[10], [20]]))
+    tensor([[11, 12],
+            [21, 22]], shape=(2, 2), dtype=int64)
+    >>> cr.add(cr.tensor([1, 2]), 0.5)
+    tensor([1.5, 2.5], shape=(2,), dtype=float32)
+    >>> cr.add(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 1.0]), alpha=3)
+    tensor([4., 5.], shape=(2,), dtype=float32)
+    """
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _scaled(other, alpha)
     return Add.apply(*_operands(input, other, "add"))
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
+    """``input - alpha * other`` elementwise: ``y_i = a_i - alpha b_i``; ``subtract`` is the same function.
+
+    Bool tensors raise TypeError (use ``logical_xor`` or ``~``), as in PyTorch.
+
+    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
+    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
+    float turns an integer tensor into the default float dtype, a Python number does not
+    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
+    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+
+    >>> import chainrule as cr
+    >>> cr.sub(cr.tensor([5, 7]), 2)
+    tensor([3, 5], shape=(2,), dtype=int64)
+    >>> cr.tensor([1.0, 1.0]) - cr.tensor([0.5, 2.0])
+    tensor([ 0.5, -1. ], shape=(2,), dtype=float32)
+    """
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _scaled(other, alpha)
     a, b = _operands(input, other, "sub")
     if isinstance(a, Tensor) and a._data.dtype.kind == "b" or isinstance(b, Tensor) and b._data.dtype.kind == "b":
         raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor or ~")
@@ -311,11 +349,45 @@ def sub(input, other, *, alpha=1) -> Tensor:
 
 
 def mul(input, other) -> Tensor:
+    """``input * other`` elementwise: ``y_i = a_i b_i``; ``multiply`` is the same function.
+
+    Gradients: ``dL/da = g b``, ``dL/db = g a``.
+
+    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
+    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
+    float turns an integer tensor into the default float dtype, a Python number does not
+    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
+    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+
+    >>> import chainrule as cr
+    >>> cr.mul(cr.tensor([1, 2, 3]), 2)
+    tensor([2, 4, 6], shape=(3,), dtype=int64)
+    >>> cr.mul(cr.tensor([1, 2]), cr.tensor([0.5, 0.25]))
+    tensor([0.5, 0.5], shape=(2,), dtype=float32)
+    """
     return Mul.apply(*_operands(input, other, "mul"))
 
 
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
-    """True division; integer inputs give float32. ``rounding_mode='floor'`` is ``//``."""
+    """True division ``input / other``; integer inputs give float32. ``rounding_mode='floor'`` is ``//``.
+
+    ``rounding_mode='trunc'`` rounds toward zero. ``divide`` and ``true_divide`` are the same
+    function. Gradients: ``dL/da = g / b``, ``dL/db = -g a / b^2``.
+
+    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
+    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
+    float turns an integer tensor into the default float dtype, a Python number does not
+    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
+    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+
+    >>> import chainrule as cr
+    >>> cr.div(cr.tensor([1, 2, 3]), 2)
+    tensor([0.5, 1. , 1.5], shape=(3,), dtype=float32)
+    >>> cr.div(cr.tensor([-7.0, 7.0]), 2, rounding_mode='floor')
+    tensor([-4.,  3.], shape=(2,), dtype=float32)
+    >>> cr.div(cr.tensor([-7.0, 7.0]), 2, rounding_mode='trunc')
+    tensor([-3.,  3.], shape=(2,), dtype=float32)
+    """
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
@@ -335,7 +407,19 @@ subtract = sub
 
 
 def pow(input, exponent) -> Tensor:
-    """``input ** exponent`` elementwise; a constant exponent (a number, or a 0-d tensor without grad) is fast."""
+    """``input ** exponent`` elementwise; a constant exponent (a number, or a 0-d tensor without grad) is fast.
+
+    ``y_i = a_i^{b_i}``; gradients ``dL/da = g b a^(b - 1)`` and ``dL/db = g y log(a)``.
+    Shapes broadcast and dtypes promote as for ``mul``; integer powers of integer tensors stay integer.
+
+    >>> import chainrule as cr
+    >>> cr.pow(cr.tensor([1.0, 2.0, 3.0]), 2)
+    tensor([1., 4., 9.], shape=(3,), dtype=float32)
+    >>> cr.pow(2, cr.tensor([0, 1, 2]))
+    tensor([1, 2, 4], shape=(3,), dtype=int64)
+    >>> cr.tensor([4.0, 9.0]) ** 0.5
+    tensor([2., 3.], shape=(2,), dtype=float32)
+    """
     a, b = _operands(input, exponent, "pow")
     if isinstance(a, Tensor) and a._data.dtype.kind == "f":
         if isinstance(b, Tensor) and b.ndim == 0 and not b.requires_grad:
@@ -346,6 +430,12 @@ def pow(input, exponent) -> Tensor:
 
 
 def neg(input: Tensor) -> Tensor:
+    """``-input`` elementwise, same shape and dtype; ``negative`` is the same function.
+
+    >>> import chainrule as cr
+    >>> cr.neg(cr.tensor([1, -2]))
+    tensor([-1,  2], shape=(2,), dtype=int64)
+    """
     return Neg.apply(input)
 
 
@@ -372,7 +462,18 @@ class FloorDivide(Op):
 
 
 def floor_divide(input, other) -> Tensor:
-    """Division rounded down; its result carries no gradient."""
+    """Division rounded down; its result carries no gradient.
+
+    ``y_i = floor(a_i / b_i)`` (Python's ``//``, also for negative numbers). Shapes broadcast,
+    dtypes promote as for ``mul`` (integers stay integer); an integer division by zero
+    raises RuntimeError.
+
+    >>> import chainrule as cr
+    >>> cr.floor_divide(cr.tensor([-7, 7]), 2)
+    tensor([-4,  3], shape=(2,), dtype=int64)
+    >>> cr.tensor([7.5]) // 2
+    tensor([3.], shape=(1,), dtype=float32)
+    """
     return FloorDivide.apply(*_operands(input, other, "floor_divide"))
 
 
@@ -391,6 +492,17 @@ class Remainder(Op):
 
 
 def remainder(input, other) -> Tensor:
+    """``input % other`` with the sign of ``other`` (Python's modulo): ``y = a - floor(a / b) b``.
+
+    Shapes broadcast and dtypes promote as for ``mul``; an integer division by zero raises
+    RuntimeError. Gradients: ``dL/da = g``, ``dL/db = -g floor(a / b)``.
+
+    >>> import chainrule as cr
+    >>> cr.remainder(cr.tensor([-3, 3]), 2)
+    tensor([1, 1], shape=(2,), dtype=int64)
+    >>> cr.remainder(cr.tensor([5.5]), -2)
+    tensor([-0.5], shape=(1,), dtype=float32)
+    """
     return Remainder.apply(*_operands(input, other, "remainder"))
 
 
@@ -405,6 +517,25 @@ class Compare(Op):
 
 
 def _comparison(ufunc: str, op: str):
+    """A public comparison or logical function ``op(input, other)``: ``np.<ufunc>`` elementwise, a bool tensor.
+
+    Used for ``eq ne lt le gt ge`` (and their aliases), ``logical_and/or/xor`` and
+    ``bitwise_and/or/xor`` (which keep integer dtypes). Operands are tensors or numbers;
+    shapes broadcast and dtypes promote as for ``add`` before comparing. No gradient.
+    The generated functions carry a one-line docstring from this template.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1, 2, 3])
+    >>> cr.eq(x, 2)
+    tensor([False,  True, False], shape=(3,), dtype=bool)
+    >>> cr.lt(x, cr.tensor([2.5]))
+    tensor([ True,  True, False], shape=(3,), dtype=bool)
+    >>> cr.logical_and(x > 1, x < 3)
+    tensor([False,  True, False], shape=(3,), dtype=bool)
+    >>> cr.tensor([6]) & 3
+    tensor([2], shape=(1,), dtype=int64)
+    """
+
     def compare(input, other) -> Tensor:
         a, b = _operands(input, other, op)
         return Compare.apply(a, b, ufunc=ufunc)
@@ -440,18 +571,46 @@ class LogicalNot(Op):
 
 
 def logical_not(input: Tensor) -> Tensor:
-    """``input == 0`` elementwise, a bool tensor, for every dtype."""
+    """``input == 0`` elementwise, a bool tensor, for every dtype.
+
+    >>> import chainrule as cr
+    >>> cr.logical_not(cr.tensor([0.0, 1.5]))
+    tensor([ True, False], shape=(2,), dtype=bool)
+    """
     return LogicalNot.apply(input)
 
 
 def bitwise_not(input: Tensor) -> Tensor:
-    """``~input``: flips every bit of an integer tensor; logical not of a bool one."""
+    """``~input``: flips every bit of an integer tensor; logical not of a bool one.
+
+    Floating point tensors raise TypeError. No gradient.
+
+    >>> import chainrule as cr
+    >>> cr.bitwise_not(cr.tensor([0, 5]))
+    tensor([-1, -6], shape=(2,), dtype=int64)
+    >>> ~cr.tensor([True, False])
+    tensor([False,  True], shape=(2,), dtype=bool)
+    """
     if input.dtype.kind not in "iub":
         raise TypeError(f"bitwise_not: expects an integer or bool tensor, got {input.dtype}")
     return LogicalNot.apply(input, bitwise=input.dtype.kind != "b")
 
 
 def _classify(ufunc: str):
+    """A public classifier (``isnan``, ``isinf``, ``isfinite``): ``np.<ufunc>`` as a bool tensor, no gradient.
+
+    The generated functions carry a one-line docstring from this template.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, float('inf'), float('nan')])
+    >>> cr.isnan(x)
+    tensor([False, False,  True], shape=(3,), dtype=bool)
+    >>> cr.isinf(x)
+    tensor([False,  True, False], shape=(3,), dtype=bool)
+    >>> cr.isfinite(x)
+    tensor([ True, False, False], shape=(3,), dtype=bool)
+    """
+
     def classify(input: Tensor) -> Tensor:
         data = input._data
         return Tensor._wrap(array_module(data).asarray(getattr(array_module(data), ufunc)(data)))
@@ -466,10 +625,28 @@ isfinite = _classify("isfinite")
 
 
 def allclose(input: Tensor, other: Tensor, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    """Whether ``|input - other| <= atol + rtol |other|`` holds everywhere (shapes broadcast), as a Python bool.
+
+    NaNs compare unequal unless ``equal_nan=True``.
+
+    >>> import chainrule as cr
+    >>> cr.allclose(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.000001]))
+    True
+    >>> cr.allclose(cr.tensor([1.0]), cr.tensor([1.1]))
+    False
+    """
     return bool(array_module(input._data).allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
+    """Whether the two tensors have the same shape and equal elements, as a Python bool.
+
+    >>> import chainrule as cr
+    >>> cr.equal(cr.tensor([1, 2]), cr.tensor([1.0, 2.0]))
+    True
+    >>> cr.equal(cr.tensor([1, 2]), cr.tensor([[1, 2]]))
+    False
+    """
     return input.shape == other.shape and bool((input._data == other._data).all())
 
 
@@ -493,7 +670,19 @@ class Where(Op):
 
 
 def where(condition, input, other) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (all three broadcast)."""
+    """``input`` where ``condition`` holds, else ``other`` (all three broadcast).
+
+    ``y_i = a_i if c_i else b_i``; the condition is read as bool. ``input`` and ``other``
+    (tensors or numbers) promote as for ``add``. The gradient goes to the chosen input
+    (``g`` where chosen, 0 elsewhere), summed back to its shape.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 2.0, -3.0])
+    >>> cr.where(x > 0, x, 0.0)
+    tensor([0., 2., 0.], shape=(3,), dtype=float32)
+    >>> cr.where(x > 0, 1, -1)
+    tensor([-1,  1, -1], shape=(3,), dtype=int64)
+    """
     condition = as_tensor(condition)
     if condition.dtype != dtypes.bool_:
         condition = Tensor._wrap(condition._data.astype(bool))
@@ -528,11 +717,28 @@ class Maximum(Op):
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise larger of two tensors: ``y_i = max(a_i, b_i)``; NaN wins over any number.
+
+    Shapes broadcast and dtypes promote as for ``add``. The gradient goes to the larger
+    input; ties split it evenly (``g / 2`` each), as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+    tensor([3., 5.], shape=(2,), dtype=float32)
+    """
     a, b = _operands(input, other, "maximum")
     return Maximum.apply(a, b, pick_max=True)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """The elementwise smaller of two tensors: ``y_i = min(a_i, b_i)``; NaN wins over any number.
+
+    The mirror of ``maximum``: broadcasting, promotion and tie gradients alike.
+
+    >>> import chainrule as cr
+    >>> cr.minimum(cr.tensor([1, 5]), cr.tensor([3, 2]))
+    tensor([1, 2], shape=(2,), dtype=int64)
+    """
     a, b = _operands(input, other, "minimum")
     return Maximum.apply(a, b, pick_max=False)
 
@@ -555,7 +761,19 @@ class Clamp(Op):
 
 
 def clamp(input: Tensor, min=None, max=None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    """Limit values to [min, max]; the gradient passes where min <= x <= max.
+
+    ``y_i = min(max(x_i, min), max)``; either bound may be omitted (not both), and bounds
+    may be numbers or tensors (then they broadcast, as ``maximum``/``minimum``). ``clip`` is
+    the same function. The dtype is the input's.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-2.0, 0.5, 3.0])
+    >>> cr.clamp(x, min=0.0, max=1.0)
+    tensor([0. , 0.5, 1. ], shape=(3,), dtype=float32)
+    >>> cr.clamp(x, max=0.0)
+    tensor([-2.,  0.,  0.], shape=(3,), dtype=float32)
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -573,6 +791,15 @@ clip = clamp
 
 # --------------------------------------------------------------------------- unary math
 class Exp(Op):
+    """``exp(input)``: the exponential ``y_i = e^(x_i)`` elementwise; gradient ``g y``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.exp(cr.tensor([0.0, 1.0]))
+    tensor([1.    , 2.7183], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = array_module(x).exp(x)
@@ -586,6 +813,15 @@ class Exp(Op):
 
 
 class Expm1(Op):
+    """``expm1(input)``: ``y_i = e^(x_i) - 1``, accurate for small x; gradient ``g (y + 1)``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.expm1(cr.tensor([0.0, 1e-10], dtype=cr.float64))
+    tensor([0.e+00, 1.e-10], shape=(2,), dtype=float64)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = array_module(x).expm1(x)
@@ -599,6 +835,19 @@ class Expm1(Op):
 
 
 class Log(Op):
+    """``log(input)``: the natural logarithm ``y_i = ln(x_i)``; gradient ``g / x``.
+
+    ``log(0) = -inf``, negatives give NaN.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.log(cr.tensor([1.0, 2.718281828]))
+    tensor([0., 1.], shape=(2,), dtype=float32)
+    >>> cr.log(cr.tensor([1, 4]))
+    tensor([0.    , 1.3863], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -611,6 +860,15 @@ class Log(Op):
 
 
 class Log1p(Op):
+    """``log1p(input)``: ``y_i = ln(1 + x_i)``, accurate for small x; gradient ``g / (1 + x)``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.log1p(cr.tensor([0.0, 1e-10], dtype=cr.float64))
+    tensor([0.e+00, 1.e-10], shape=(2,), dtype=float64)
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -623,6 +881,15 @@ class Log1p(Op):
 
 
 class Sqrt(Op):
+    """``sqrt(input)``: ``y_i = sqrt(x_i)``; gradient ``g / (2 y)`` (inf at 0), NaN for negatives.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.sqrt(cr.tensor([4, 9]))
+    tensor([2., 3.], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = array_module(x).sqrt(x)
@@ -636,6 +903,15 @@ class Sqrt(Op):
 
 
 class Rsqrt(Op):
+    """``rsqrt(input)``: the reciprocal square root ``y_i = 1 / sqrt(x_i)``; gradient ``-g y^3 / 2``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.rsqrt(cr.tensor([4.0, 0.25]))
+    tensor([0.5, 2. ], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = 1.0 / array_module(x).sqrt(x)
@@ -649,6 +925,15 @@ class Rsqrt(Op):
 
 
 class Reciprocal(Op):
+    """``reciprocal(input)``: ``y_i = 1 / x_i`` (inf at 0); gradient ``-g y^2``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.reciprocal(cr.tensor([2, 4]))
+    tensor([0.5 , 0.25], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = 1.0 / x
@@ -662,6 +947,15 @@ class Reciprocal(Op):
 
 
 class Sin(Op):
+    """``sin(input)``: the sine of angles in radians, ``y_i = sin(x_i)``; gradient ``g cos(x)``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.sin(cr.tensor([0.0, 1.5707964]))
+    tensor([0., 1.], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -674,6 +968,15 @@ class Sin(Op):
 
 
 class Cos(Op):
+    """``cos(input)``: the cosine of angles in radians, ``y_i = cos(x_i)``; gradient ``-g sin(x)``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.cos(cr.tensor([0.0, 3.1415927]))
+    tensor([ 1., -1.], shape=(2,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -686,6 +989,15 @@ class Cos(Op):
 
 
 class Tanh(Op):
+    """``tanh(input)``: the hyperbolic tangent ``y_i = tanh(x_i)``, in (-1, 1); gradient ``g (1 - y^2)``.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.tanh(cr.tensor([0.0, 1.0, -20.0]))
+    tensor([ 0.    ,  0.7616, -1.    ], shape=(3,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = array_module(x).tanh(x)
@@ -718,6 +1030,17 @@ class TanhBackward(Op):
 
 
 class Sigmoid(Op):
+    """``sigmoid(input)``: the logistic function ``y_i = 1 / (1 + e^(-x_i))``, in (0, 1); gradient ``g y (1 - y)``.
+
+    Computed from ``e^(-|x|)``, so large ``|x|`` never overflows.
+
+    The shape is kept; integer and bool inputs give the default float dtype (float32).
+
+    >>> import chainrule as cr
+    >>> cr.sigmoid(cr.tensor([0.0, 2.0, -2.0]))
+    tensor([0.5   , 0.8808, 0.1192], shape=(3,), dtype=float32)
+    """
+
     @staticmethod
     def forward(ctx, x):
         # exp of -|x| never overflows: the stable form of 1 / (1 + e^-x).
@@ -753,6 +1076,17 @@ class SigmoidBackward(Op):
 
 
 class Relu(Op):
+    """``relu(input)``: ``y_i = max(x_i, 0)``; gradient ``g 1[x > 0]`` (0 at x = 0, as in PyTorch).
+
+    The shape and dtype are kept (integer tensors stay integer).
+
+    >>> import chainrule as cr
+    >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 2.], shape=(3,), dtype=float32)
+    >>> cr.relu(cr.tensor([-3, 3]))
+    tensor([0, 3], shape=(2,), dtype=int64)
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = array_module(x).maximum(x, 0)
@@ -782,6 +1116,17 @@ class ReluBackward(Op):
 
 
 class Abs(Op):
+    """``abs(input)``: ``y_i = |x_i|``; gradient ``g sign(x)`` (0 at x = 0). ``absolute`` is the same function.
+
+    The shape and dtype are kept (integer tensors stay integer).
+
+    >>> import chainrule as cr
+    >>> cr.abs(cr.tensor([-1.5, 0.0, 2.0]))
+    tensor([1.5, 0. , 2. ], shape=(3,), dtype=float32)
+    >>> cr.abs(cr.tensor([-3, 3]))
+    tensor([3, 3], shape=(2,), dtype=int64)
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -814,6 +1159,24 @@ class Piecewise(Op):
 
 
 def _piecewise(ufunc: str):
+    """A public piecewise-constant function (``sign``, ``floor``, ``ceil``, ``trunc``): ``np.<ufunc>`` elementwise, zero gradient.
+
+    Integer and bool inputs are returned unchanged (``sign`` of an integer tensor is
+    computed, and ``sign(nan) = 0`` as in PyTorch). The generated functions carry a
+    one-line docstring from this template.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.5, -0.5, 0.5, 1.5])
+    >>> cr.sign(x)
+    tensor([-1., -1.,  1.,  1.], shape=(4,), dtype=float32)
+    >>> cr.floor(x)
+    tensor([-2., -1.,  0.,  1.], shape=(4,), dtype=float32)
+    >>> cr.ceil(x)
+    tensor([-1., -0.,  1.,  2.], shape=(4,), dtype=float32)
+    >>> cr.trunc(x)
+    tensor([-1., -0.,  0.,  1.], shape=(4,), dtype=float32)
+    """
+
     def function(input: Tensor) -> Tensor:
         if input.dtype.kind == "b" or input.dtype.kind in "iu" and ufunc != "sign":
             return input
@@ -831,13 +1194,32 @@ trunc = _piecewise("trunc")
 
 
 def round(input: Tensor, decimals: int = 0) -> Tensor:
-    """Round half to even (as PyTorch and NumPy); the gradient is zero."""
+    """Round half to even (as PyTorch and NumPy); the gradient is zero.
+
+    ``decimals`` rounds to that many decimal places. Integer and bool tensors are returned unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.round(cr.tensor([0.5, 1.5, 2.5, -0.5]))
+    tensor([ 0.,  2.,  2., -0.], shape=(4,), dtype=float32)
+    >>> cr.round(cr.tensor([1.2345]), decimals=2)
+    tensor([1.23], shape=(1,), dtype=float32)
+    """
     if input.dtype.kind in "iub":
         return input
     return Piecewise.apply(input, ufunc="round", decimals=decimals)
 
 
 def _unary(op_class, name: str, float_only: bool = True):
+    """A public unary function ``name(input)`` that applies ``op_class``; its docstring is ``op_class``'s.
+
+    With ``float_only`` integer and bool inputs are first cast to the default float dtype.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ops.elementwise import _unary, Exp
+    >>> _unary(Exp, 'exp')(cr.tensor([0]))
+    tensor([1.], shape=(1,), dtype=float32)
+    """
+
     def function(input: Tensor) -> Tensor:
         if float_only and input.dtype.kind != "f":
             input = to_dtype(input, dtypes.default_float)
@@ -865,15 +1247,40 @@ absolute = abs
 
 
 def square(input: Tensor) -> Tensor:
-    """``input * input``; a bool tensor squares to int64, as in PyTorch."""
+    """``input * input``; a bool tensor squares to int64, as in PyTorch.
+
+    ``y_i = x_i^2``, gradient ``2 g x``; integer tensors stay integer.
+
+    >>> import chainrule as cr
+    >>> cr.square(cr.tensor([1, -2, 3]))
+    tensor([1, 4, 9], shape=(3,), dtype=int64)
+    >>> cr.square(cr.tensor([0.5]))
+    tensor([0.25], shape=(1,), dtype=float32)
+    """
     if input.dtype.kind == "b":
         input = to_dtype(input, "int64")
     return mul(input, input)
 
 
 def log2(input: Tensor) -> Tensor:
+    """The base-2 logarithm: ``y_i = log(x_i) / log(2)``; gradient ``g / (x log 2)``.
+
+    Integer inputs give the default float dtype; ``log2(0) = -inf``, negatives give NaN.
+
+    >>> import chainrule as cr
+    >>> cr.log2(cr.tensor([1.0, 8.0]))
+    tensor([0., 3.], shape=(2,), dtype=float32)
+    """
     return log(input) * (1.0 / np.log(2.0))
 
 
 def log10(input: Tensor) -> Tensor:
+    """The base-10 logarithm: ``y_i = log(x_i) / log(10)``; gradient ``g / (x log 10)``.
+
+    Integer inputs give the default float dtype; ``log10(0) = -inf``, negatives give NaN.
+
+    >>> import chainrule as cr
+    >>> cr.log10(cr.tensor([1, 100]))
+    tensor([0., 2.], shape=(2,), dtype=float32)
+    """
     return log(input) * (1.0 / np.log(10.0))

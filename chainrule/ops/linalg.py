@@ -53,7 +53,23 @@ def _matmul_shapes_error(a: Tensor, b: Tensor, op: str):
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """Matrix product with NumPy's rules: vectors are promoted, leading dims broadcast."""
+    """Matrix product ``input @ other`` with NumPy's rules: vectors are promoted, leading dims broadcast.
+
+    ``y[..., i, k] = sum_j a[..., i, j] b[..., j, k]``. A 1-d ``input`` (n,) acts as a row
+    (1, n) and a 1-d ``other`` (n,) as a column (n, 1); the added dim is dropped from the
+    result, so two vectors give their 0-d dot product. Batch dims (all but the last two)
+    broadcast: (b, n, m) @ (m, p) -> (b, n, p). The operands are promoted to a common
+    dtype as for ``+`` (int64 @ float32 -> float32; two integer tensors give an integer
+    product). Gradients: ``dA = G B^T`` and ``dB = A^T G``, summed over broadcast dims.
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.matmul(a, a)
+    tensor([[ 7., 10.],
+            [15., 22.]], shape=(2, 2), dtype=float32)
+    >>> cr.matmul(a, cr.tensor([1.0, 1.0]))
+    tensor([3., 7.], shape=(2,), dtype=float32)
+    """
     from chainrule.ops.elementwise import _operands
 
     a, b = _operands(input, other, "matmul")
@@ -66,12 +82,33 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """The product of two matrices: (n, m) @ (m, p) -> (n, p), no broadcasting.
+
+    ``y[i, k] = sum_j input[i, j] mat2[j, k]``; both must be 2-d (RuntimeError otherwise).
+    Dtypes promote as for ``matmul``.
+
+    >>> import chainrule as cr
+    >>> cr.mm(cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0], [4.0]]))
+    tensor([[11.]], shape=(1, 1), dtype=float32)
+    """
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expects two matrices, got shapes {input.shape} and {mat2.shape}")
     return matmul(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """A batch of matrix products: (b, n, m) @ (b, m, p) -> (b, n, p), no broadcasting.
+
+    ``y[b] = input[b] @ mat2[b]``; both must be 3-d with the same batch size b.
+    Dtypes promote as for ``matmul``.
+
+    >>> import chainrule as cr
+    >>> a = cr.ones(2, 1, 3)
+    >>> cr.bmm(a, cr.ones(2, 3, 1))
+    tensor([[[3.]],
+    <BLANKLINE>
+            [[3.]]], shape=(2, 1, 1), dtype=float32)
+    """
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(
             f"bmm: expects two 3-d tensors with equal batch size, got shapes {input.shape} and {mat2.shape}"
@@ -80,6 +117,15 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-d tensors of equal size, as a 0-d tensor.
+
+    ``y = sum_i input_i other_i``; gradients ``d input = g other``, ``d other = g input``.
+    ``inner`` is the same function. Dtypes promote as for ``matmul``.
+
+    >>> import chainrule as cr
+    >>> cr.dot(cr.tensor([1.0, 2.0, 3.0]), cr.tensor([4.0, 5.0, 6.0]))
+    tensor(32., shape=(), dtype=float32)
+    """
     if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
         raise RuntimeError(f"dot: expects two 1-d tensors of equal size, got shapes {input.shape} and {other.shape}")
     return matmul(input, other)
@@ -89,6 +135,15 @@ inner = dot
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two vectors: (n,) and (m,) -> (n, m).
+
+    ``y[i, j] = input_i vec2_j``; ``ger`` is the same function. Dtypes promote as for ``*``.
+
+    >>> import chainrule as cr
+    >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 10.0, 100.0]))
+    tensor([[  1.,  10., 100.],
+            [  2.,  20., 200.]], shape=(2, 3), dtype=float32)
+    """
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: expects two 1-d tensors, got shapes {input.shape} and {vec2.shape}")
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
@@ -98,6 +153,14 @@ ger = outer
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix times vector: (n, m) @ (m,) -> (n,).
+
+    ``y_i = sum_j input[i, j] vec_j``. Dtypes promote as for ``matmul``.
+
+    >>> import chainrule as cr
+    >>> cr.mv(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, -1.0]))
+    tensor([-1., -1.], shape=(2,), dtype=float32)
+    """
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expects a matrix and a vector, got shapes {input.shape} and {vec.shape}")
     return matmul(input, vec)
@@ -177,7 +240,22 @@ def _explicit_equation(equation: str, operands) -> str:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; differentiable in every operand."""
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; differentiable in every operand.
+
+    Each operand is labelled by one letter per dim (``...`` stands for leading dims);
+    labels missing from the output (after ``->``) are summed over. Without ``->`` the
+    output is the labels seen once, in alphabetical order. The operands may also be
+    given as one list. They are brought to a common dtype first. A label repeated
+    inside one operand (a diagonal, ``"ii->"``) works forward, but its backward raises
+    NotImplementedError.
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.einsum('ij,j->i', a, cr.tensor([1.0, 1.0]))
+    tensor([3., 7.], shape=(2,), dtype=float32)
+    >>> cr.einsum('ij->', a)
+    tensor(10., shape=(), dtype=float32)
+    """
     from chainrule.ops.shape import _same_dtype
 
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -275,27 +353,66 @@ def _scaled_sum(input: Tensor, product: Tensor, beta, alpha) -> Tensor:
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * (mat1 @ mat2)``: input broadcasts to (n, p) for mat1 (n, m), mat2 (m, p)."""
+    """``beta * input + alpha * (mat1 @ mat2)``: input broadcasts to (n, p) for mat1 (n, m), mat2 (m, p).
+
+    With ``beta = 0`` the input is ignored, NaN and inf included (as in PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.addmm(cr.tensor([1.0, 2.0]), cr.eye(2), cr.tensor([[1.0, 1.0], [1.0, 1.0]]), alpha=2)
+    tensor([[3., 4.],
+            [3., 4.]], shape=(2, 2), dtype=float32)
+    """
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * (mat @ vec)``."""
+    """``beta * input + alpha * (mat @ vec)``: input broadcasts to (n,) for mat (n, m), vec (m,).
+
+    With ``beta = 0`` the input is ignored, NaN and inf included (as in PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.addmv(cr.tensor([1.0, 1.0]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 1.0]), beta=0.5)
+    tensor([3.5, 7.5], shape=(2,), dtype=float32)
+    """
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * bmm(batch1, batch2)`` for batches (b, n, m) and (b, m, p)."""
+    """``beta * input + alpha * bmm(batch1, batch2)`` for batches (b, n, m) and (b, m, p).
+
+    ``input`` broadcasts to (b, n, p); with ``beta = 0`` it is ignored (NaN included).
+
+    >>> import chainrule as cr
+    >>> cr.baddbmm(cr.zeros(1, 1, 1), cr.ones(2, 1, 3), cr.ones(2, 3, 1))
+    tensor([[[3.]],
+    <BLANKLINE>
+            [[3.]]], shape=(2, 1, 1), dtype=float32)
+    """
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``: batches (b, n, m), (b, m, p) -> (n, p).
+
+    ``input`` broadcasts to (n, p); with ``beta = 0`` it is ignored (NaN included).
+
+    >>> import chainrule as cr
+    >>> cr.addbmm(cr.ones(1, 1), cr.ones(2, 1, 3), cr.ones(2, 3, 1))
+    tensor([[7.]], shape=(1, 1), dtype=float32)
+    """
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
 def trace(input: Tensor) -> Tensor:
-    """The sum of a matrix's main diagonal."""
+    """The sum of a matrix's main diagonal, as a 0-d tensor of the matrix's dtype.
+
+    ``y = sum_i input[i, i]`` for a 2-d input (n, m) (RuntimeError otherwise); the
+    gradient is ``g`` on the diagonal and 0 elsewhere.
+
+    >>> import chainrule as cr
+    >>> cr.trace(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor(5., shape=(), dtype=float32)
+    """
     from chainrule.ops.shape import diagonal
 
     if input.ndim != 2:
@@ -304,7 +421,15 @@ def trace(input: Tensor) -> Tensor:
 
 
 def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
-    """The 3-vector cross product along ``dim`` (default: the first dim of size 3), inputs broadcast."""
+    """The 3-vector cross product along ``dim`` (default: the first dim of size 3), inputs broadcast.
+
+    ``y = (a_1 b_2 - a_2 b_1, a_2 b_0 - a_0 b_2, a_0 b_1 - a_1 b_0)`` along ``dim``, which
+    must have size 3 in the broadcast shape. Dtypes promote as for ``*``.
+
+    >>> import chainrule as cr
+    >>> cr.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0]))
+    tensor([0., 0., 1.], shape=(3,), dtype=float32)
+    """
     from chainrule.ops._args import normalize_dim
     from chainrule.ops.shape import broadcast_to, stack
 
@@ -322,7 +447,17 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
 
 
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
-    """Pairwise p-norm distances between the rows: x1 (*, P, M), x2 (*, R, M) -> (*, P, R)."""
+    """Pairwise p-norm distances between the rows: x1 (*, P, M), x2 (*, R, M) -> (*, P, R).
+
+    ``y[..., i, j] = ||x1[..., i, :] - x2[..., j, :]||_p`` for ``p >= 0``; batch dims
+    broadcast. ``compute_mode`` is accepted for compatibility and ignored (the
+    differences are always formed directly, which is exact but uses P R M memory).
+
+    >>> import chainrule as cr
+    >>> cr.cdist(cr.tensor([[0.0, 0.0], [1.0, 1.0]]), cr.tensor([[3.0, 4.0]]))
+    tensor([[5.    ],
+            [3.6056]], shape=(2, 1), dtype=float32)
+    """
     from chainrule.ops.reduce import norm
 
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:

@@ -54,7 +54,23 @@ class Sum(Op):
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
-    """Sum over ``dim``; bool and integer tensors sum to int64."""
+    """Sum over ``dim`` (an int, a tuple, or None for every dim); bool and integer tensors sum to int64.
+
+    ``y = sum_i x_i`` over the reduced dims, which are dropped from the shape unless
+    ``keepdim=True`` keeps them as size 1; ``dtype`` casts the input first. The gradient
+    broadcasts ``g`` back over the reduced dims. ``axis``/``keepdims`` are NumPy-style aliases.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.sum(x)
+    tensor(21., shape=(), dtype=float32)
+    >>> cr.sum(x, dim=1)
+    tensor([ 6., 15.], shape=(2,), dtype=float32)
+    >>> cr.sum(x, 0, keepdim=True)
+    tensor([[5., 7., 9.]], shape=(1, 3), dtype=float32)
+    >>> cr.sum(cr.tensor([True, True, False]))
+    tensor(2, shape=(), dtype=int64)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "sum")
     if dtype is None and input.dtype.kind in "biu":
         dtype = dtypes.int64
@@ -74,6 +90,22 @@ class Mean(Op):
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+    """Arithmetic mean over ``dim`` (an int, a tuple, or None for every dim).
+
+    ``y = (1/N) sum_i x_i`` over the N reduced elements; the gradient is ``g / N`` for each
+    of them. Reduced dims are dropped unless ``keepdim=True``. The input must be floating
+    point (RuntimeError for integers, as in PyTorch), or be cast by ``dtype=``. The mean
+    of an empty selection is NaN.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.mean(x)
+    tensor(3.5, shape=(), dtype=float32)
+    >>> cr.mean(x, dim=0)
+    tensor([2.5, 3.5, 4.5], shape=(3,), dtype=float32)
+    >>> cr.mean(cr.tensor([1, 2]), dtype=cr.float64)
+    tensor(1.5, shape=(), dtype=float64)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "mean")
     if dtype is not None:
         input = to_dtype(input, dtype)
@@ -124,14 +156,38 @@ def _correction(unbiased, correction) -> int:
 def var(
     input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
 ) -> Tensor:
-    """Variance over ``dim``; ``unbiased=True`` (default) divides by N - 1."""
+    """Variance over ``dim``: ``sum_i (x_i - mean)^2 / (N - correction)``; ``unbiased=True`` (default) is correction 1.
+
+    ``correction=0`` (or ``unbiased=False``) divides by N. Float inputs only; float16 and
+    float32 are accumulated in float64, so squares of large values do not overflow. The
+    gradient is ``2 g (x_i - mean) / (N - correction)``. ``var(x, False)`` reads the bool
+    as ``unbiased``, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.var(x, dim=1)
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    >>> cr.var(x, dim=1, correction=0)
+    tensor([0.6667, 0.6667], shape=(2,), dtype=float32)
+    """
     return _variance(input, dim, unbiased, keepdim, correction, axis, keepdims, root=False)
 
 
 def std(
     input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None, keepdims=None
 ) -> Tensor:
-    """Standard deviation over ``dim``: the square root of ``var``."""
+    """Standard deviation over ``dim``: the square root of ``var`` (same ``correction``/``unbiased``).
+
+    Float inputs only. The gradient is ``g (x_i - mean) / ((N - correction) std)``, taken as 0
+    where std is 0 (all values equal), as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.std(x, dim=1)
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    >>> cr.std(cr.tensor([2.0, 4.0]), unbiased=False)
+    tensor(1., shape=(), dtype=float32)
+    """
     return _variance(input, dim, unbiased, keepdim, correction, axis, keepdims, root=True)
 
 
@@ -170,12 +226,33 @@ def _checked_nonempty(input: Tensor, axes, op: str) -> None:
 
 
 def amax(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The largest value over ``dim`` (int, tuple or None for all), values only.
+
+    Works for every dtype; the result has the input's dtype. Ties share the gradient evenly
+    (``g / k`` to each of k maxima), as in PyTorch. An empty reduced dim raises RuntimeError.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.amax(x)
+    tensor(6., shape=(), dtype=float32)
+    >>> cr.amax(x, dim=1)
+    tensor([3., 6.], shape=(2,), dtype=float32)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "amax")
     _checked_nonempty(input, axes, "amax")
     return Amax.apply(input, axes=axes, keepdim=keepdim, largest=True)
 
 
 def amin(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The smallest value over ``dim`` (int, tuple or None for all), values only.
+
+    The mirror of ``amax``: the input's dtype, ties share the gradient evenly.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.amin(x, dim=0)
+    tensor([1., 2., 3.], shape=(3,), dtype=float32)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "amin")
     _checked_nonempty(input, axes, "amin")
     return Amax.apply(input, axes=axes, keepdim=keepdim, largest=False)
@@ -205,10 +282,31 @@ def _arg_extreme(input, dim, keepdim, axis, keepdims, largest, op):
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The int64 index of the largest value along ``dim``, or in the flattened tensor when ``dim`` is None.
+
+    The first index wins among ties. No gradient. ``keepdim=True`` keeps ``dim`` as size 1.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.argmax(x)
+    tensor(5, shape=(), dtype=int64)
+    >>> cr.argmax(x, dim=0)
+    tensor([1, 1, 1], shape=(3,), dtype=int64)
+    """
     return _arg_extreme(input, dim, keepdim, axis, keepdims, True, "argmax")
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """The int64 index of the smallest value along ``dim``, or in the flattened tensor when ``dim`` is None.
+
+    The first index wins among ties. No gradient.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.argmin(x, dim=1, keepdim=True)
+    tensor([[0],
+            [0]], shape=(2, 1), dtype=int64)
+    """
     return _arg_extreme(input, dim, keepdim, axis, keepdims, False, "argmin")
 
 
@@ -231,12 +329,38 @@ def _extreme(input: Tensor, dim, keepdim, axis, keepdims, largest: bool, op: str
 
 
 def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-    """``max(x)`` is the largest value; ``max(x, dim)`` gives ``(values, indices)``; ``max(x, y)`` is ``maximum``."""
+    """``max(x)`` is the largest value; ``max(x, dim)`` gives ``(values, indices)``; ``max(x, y)`` is ``maximum``.
+
+    With ``dim`` the result is a named tuple: ``values`` (the input's dtype) and ``indices``
+    (int64, the first index among ties), each of the input's shape less ``dim`` (kept as
+    size 1 with ``keepdim=True``); the gradient flows to the chosen elements. ``max(x)``
+    returns ``amax(x)`` (ties share the gradient).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.max(x)
+    tensor(6., shape=(), dtype=float32)
+    >>> values, indices = cr.max(x, dim=1)
+    >>> values
+    tensor([3., 6.], shape=(2,), dtype=float32)
+    >>> indices
+    tensor([2, 2], shape=(2,), dtype=int64)
+    >>> cr.max(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+    tensor([3., 5.], shape=(2,), dtype=float32)
+    """
     return _extreme(input, dim, keepdim, axis, keepdims, True, "max")
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-    """``min(x)``, ``min(x, dim) -> (values, indices)``, or ``minimum`` for two tensors."""
+    """``min(x)``, ``min(x, dim) -> (values, indices)``, or ``minimum`` for two tensors.
+
+    The mirror of ``max``: same shapes, dtypes and gradients.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.min(x, dim=0).indices
+    tensor([0, 0, 0], shape=(3,), dtype=int64)
+    """
     return _extreme(input, dim, keepdim, axis, keepdims, False, "min")
 
 
@@ -264,6 +388,18 @@ class LogSumExp(Op):
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """``log(sum_i exp(x_i))`` over ``dim``, computed without overflow.
+
+    Evaluated as ``m + log(sum_i exp(x_i - m))`` with ``m`` the max; the gradient is
+    ``g softmax(x)``. Integer inputs become the default float dtype. An empty
+    reduction gives ``-inf`` (log 0).
+
+    >>> import chainrule as cr
+    >>> cr.logsumexp(cr.tensor([0.0, 0.0]), dim=0)
+    tensor(0.6931, shape=(), dtype=float32)
+    >>> cr.logsumexp(cr.tensor([1000.0, 1000.0]), dim=0)
+    tensor(1000.6932, shape=(), dtype=float32)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, axis, keepdims, "logsumexp")
     if input.dtype.kind != "f":
         input = to_dtype(input, dtypes.default_float)
@@ -312,6 +448,18 @@ def _product_of_others(x, axes):
 
 
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The product of the elements along ``dim`` (one int), or of all elements when ``dim`` is None.
+
+    ``y = prod_i x_i``; ``dtype`` casts the input first. The gradient is ``g y / x_i``, or
+    the exact product of the other elements where ``x`` has zeros.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> cr.prod(x)
+    tensor(720., shape=(), dtype=float32)
+    >>> cr.prod(x, dim=1)
+    tensor([  6., 120.], shape=(2,), dtype=float32)
+    """
     if dtype is not None:
         input = to_dtype(input, dtype)
     axis = None if dim is None else normalize_dim(dim, input.ndim, "prod")
@@ -339,7 +487,22 @@ class Norm2(Op):
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any real."""
+    """Vector p-norm over ``dim`` (all elements by default): p = 2/'fro', 1, inf, -inf, 0 or any real.
+
+    ``y = (sum_i |x_i|^p)^(1/p)``; p = inf is ``max |x_i|``, -inf ``min |x_i|``, 0 the
+    number of nonzeros (in the input's dtype). ``dim`` may be an int or a tuple; matrix
+    norms other than Frobenius are not provided. For p = 2 the gradient ``g x / ||x||`` is
+    taken as 0 at x = 0, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> v = cr.tensor([3.0, -4.0])
+    >>> cr.norm(v)
+    tensor(5., shape=(), dtype=float32)
+    >>> cr.norm(v, p=1)
+    tensor(7., shape=(), dtype=float32)
+    >>> cr.norm(v, p=float('inf'))
+    tensor(4., shape=(), dtype=float32)
+    """
     from chainrule.ops.elementwise import abs as absolute
 
     if dtype is not None:
@@ -370,11 +533,29 @@ class AllAny(Op):
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """True where every element over ``dim`` (int, tuple or None for all) is nonzero, as a bool tensor.
+
+    No gradient; the reduced dims are dropped unless ``keepdim=True``.
+
+    >>> import chainrule as cr
+    >>> cr.all(cr.tensor([[1, 0], [2, 3]]), dim=1)
+    tensor([False,  True], shape=(2,), dtype=bool)
+    >>> cr.all(cr.tensor([1.0, 2.0]))
+    tensor(True, shape=(), dtype=bool)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, None, None, "all")
     return AllAny.apply(input, axes=axes, keepdim=keepdim, every=True)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """True where some element over ``dim`` (int, tuple or None for all) is nonzero, as a bool tensor.
+
+    No gradient; the reduced dims are dropped unless ``keepdim=True``.
+
+    >>> import chainrule as cr
+    >>> cr.any(cr.tensor([[1, 0], [0, 0]]), dim=1)
+    tensor([ True, False], shape=(2,), dtype=bool)
+    """
     axes, keepdim = _reduce_args(input, dim, keepdim, None, None, "any")
     return AllAny.apply(input, axes=axes, keepdim=keepdim, every=False)
 
@@ -403,7 +584,17 @@ def _scan_input(input: Tensor, dim, dtype, op: str):
 
 
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    """Running sums along ``dim``: ``y_i = x_0 + ... + x_i``; its gradient is the reversed running sum."""
+    """Running sums along ``dim``: ``y_i = x_0 + ... + x_i``; its gradient is the reversed running sum.
+
+    The shape is kept. Bool and integer inputs accumulate in int64; ``dtype`` casts first.
+
+    >>> import chainrule as cr
+    >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+    tensor([1., 3., 6.], shape=(3,), dtype=float32)
+    >>> cr.cumsum(cr.tensor([[1, 2], [3, 4]]), dim=1)
+    tensor([[1, 3],
+            [3, 7]], shape=(2, 2), dtype=int64)
+    """
     scanned, axis = _scan_input(input, dim, dtype, "cumsum")
     return reshape(Cumsum.apply(scanned, axis=axis), input.shape)
 
@@ -445,24 +636,50 @@ def _cumprod_grad_with_zeros(x, grad, axis):
 
 
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    """Running products along ``dim``: ``y_i = x_0 * ... * x_i`` (zeros in ``x`` handled exactly)."""
+    """Running products along ``dim``: ``y_i = x_0 * ... * x_i`` (zeros in ``x`` handled exactly).
+
+    The shape is kept. Bool and integer inputs accumulate in int64; ``dtype`` casts first.
+    The gradient is ``sum_{j >= i} g_j y_j / x_i``, or the exact sum of products leaving
+    ``x_i`` out where ``x`` has zeros.
+
+    >>> import chainrule as cr
+    >>> cr.cumprod(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+    tensor([1., 2., 6.], shape=(3,), dtype=float32)
+    """
     scanned, axis = _scan_input(input, dim, dtype, "cumprod")
     return reshape(Cumprod.apply(scanned, axis=axis), input.shape)
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
-    """The number of nonzero elements over ``dim`` (all by default), as int64."""
+    """The number of nonzero elements over ``dim`` (all by default), as int64.
+
+    >>> import chainrule as cr
+    >>> cr.count_nonzero(cr.tensor([[0, 1], [2, 3]]))
+    tensor(3, shape=(), dtype=int64)
+    >>> cr.count_nonzero(cr.tensor([[0, 1], [2, 3]]), dim=0)
+    tensor([1, 2], shape=(2,), dtype=int64)
+    """
     return sum(input != 0, dim=dim)
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(var, mean)`` over ``dim`` in one call."""
+    """``(var, mean)`` over ``dim`` in one call (same arguments as ``var``).
+
+    >>> import chainrule as cr
+    >>> cr.var_mean(cr.tensor([1.0, 2.0, 3.0]))
+    (tensor(1., shape=(), dtype=float32), tensor(2., shape=(), dtype=float32))
+    """
     if isinstance(dim, bool) and unbiased is None:
         dim, unbiased = None, dim
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(std, mean)`` over ``dim`` in one call."""
+    """``(std, mean)`` over ``dim`` in one call (same arguments as ``std``).
+
+    >>> import chainrule as cr
+    >>> cr.std_mean(cr.tensor([1.0, 2.0, 3.0]))
+    (tensor(1., shape=(), dtype=float32), tensor(2., shape=(), dtype=float32))
+    """
     variance, average = var_mean(input, dim, unbiased, keepdim, correction=correction)
     return sqrt(variance), average

@@ -57,7 +57,16 @@ class BroadcastTo(Op):
 
 
 def broadcast_to(input: Tensor, size) -> Tensor:
-    """View ``input`` as ``size`` (NumPy broadcasting rules); the gradient sums back."""
+    """View ``input`` as ``size`` (NumPy broadcasting rules); the gradient sums back.
+
+    Dims of size 1 stretch and new leading dims are added: (3,) -> (2, 3), (2, 1) -> (2, 4).
+    Nothing is copied; the gradient is summed over the stretched and added dims.
+
+    >>> import chainrule as cr
+    >>> cr.broadcast_to(cr.tensor([1, 2, 3]), (2, 3))
+    tensor([[1, 2, 3],
+            [1, 2, 3]], shape=(2, 3), dtype=int64)
+    """
     size = tuple(size)
     if input.shape == size:
         return input
@@ -65,7 +74,15 @@ def broadcast_to(input: Tensor, size) -> Tensor:
 
 
 def expand(input: Tensor, *sizes) -> Tensor:
-    """``broadcast_to`` where -1 keeps a dim's current size."""
+    """``broadcast_to`` where -1 keeps a dim's current size: ``x.expand(2, -1)``.
+
+    Sizes may be ints or one sequence; there must be at least as many as ``input`` has dims.
+
+    >>> import chainrule as cr
+    >>> cr.tensor([[1], [2]]).expand(-1, 3)
+    tensor([[1, 1, 1],
+            [2, 2, 2]], shape=(2, 3), dtype=int64)
+    """
     sizes = size_args(sizes)
     lead = len(sizes) - input.ndim
     if lead < 0:
@@ -87,6 +104,20 @@ class Reshape(Op):
 
 
 def reshape(input: Tensor, *shape) -> Tensor:
+    """The same elements, in row-major order, with shape ``shape``; one entry may be -1 (inferred).
+
+    ``view`` is the same function. The number of elements must match (RuntimeError
+    otherwise); the dtype is kept and the gradient is reshaped back.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.reshape(x, (3, 2))
+    tensor([[1, 2],
+            [3, 4],
+            [5, 6]], shape=(3, 2), dtype=int64)
+    >>> x.view(-1)
+    tensor([1, 2, 3, 4, 5, 6], shape=(6,), dtype=int64)
+    """
     shape = size_args(shape)
     if shape == input.shape:
         return input
@@ -99,6 +130,18 @@ view = reshape
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Dims ``start_dim`` to ``end_dim`` (inclusive) merged into one: (2, 3, 4) -> (2, 12) for ``start_dim=1``.
+
+    A 0-d tensor becomes (1,).
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> cr.flatten(cr.zeros(2, 3, 4), start_dim=1).shape
+    chainrule.Size([2, 12])
+    >>> cr.flatten(cr.tensor([[1, 2], [3, 4]]))
+    tensor([1, 2, 3, 4], shape=(4,), dtype=int64)
+    """
     if input.ndim == 0:
         return reshape(input, (1,))
     start = normalize_dim(start_dim, input.ndim, "flatten")
@@ -110,6 +153,17 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Dim ``dim`` split into ``sizes`` (one may be -1): the inverse of ``flatten``.
+
+    The product of ``sizes`` must equal the size of ``dim``.
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> cr.unflatten(cr.arange(6), 0, (2, -1))
+    tensor([[0, 1, 2],
+            [3, 4, 5]], shape=(2, 3), dtype=int64)
+    """
     dim = normalize_dim(dim, input.ndim, "unflatten")
     sizes = tuple(sizes)
     if -1 in sizes:
@@ -121,6 +175,18 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
+    """Dims of size 1 removed: all of them, or only those named in ``dim`` (an int or a tuple).
+
+    A named dim whose size is not 1 is left as it is, as in PyTorch.
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> cr.squeeze(cr.zeros(2, 1, 3, 1)).shape
+    chainrule.Size([2, 3])
+    >>> cr.squeeze(cr.zeros(2, 1, 3, 1), 1).shape
+    chainrule.Size([2, 3, 1])
+    """
     if dim is None:
         axes = {i for i, n in enumerate(input.shape) if n == 1}
     else:
@@ -129,6 +195,16 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """A dim of size 1 inserted at position ``dim`` (from ``-input.ndim - 1`` to ``input.ndim``).
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> cr.unsqueeze(cr.tensor([1, 2]), 0)
+    tensor([[1, 2]], shape=(1, 2), dtype=int64)
+    >>> cr.unsqueeze(cr.tensor([1, 2]), -1).shape
+    chainrule.Size([2, 1])
+    """
     dim = normalize_dim(dim, input.ndim + 1, "unsqueeze")
     return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
@@ -145,6 +221,15 @@ class Permute(Op):
 
 
 def permute(input: Tensor, *dims) -> Tensor:
+    """The dims reordered: dim i of the result is dim ``dims[i]`` of ``input``.
+
+    ``dims`` (ints or one sequence) must name every dim once; the gradient is permuted
+    by the inverse order.
+
+    >>> import chainrule as cr
+    >>> cr.permute(cr.zeros(2, 3, 4), (2, 0, 1)).shape
+    chainrule.Size([4, 2, 3])
+    """
     dims = size_args(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute: got {len(dims)} dims for a tensor of {input.ndim} dims (shape {input.shape})")
@@ -157,6 +242,17 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Dims ``dim0`` and ``dim1`` swapped; ``swapaxes`` is the same function.
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.transpose(x, 0, 1)
+    tensor([[1, 4],
+            [2, 5],
+            [3, 6]], shape=(3, 2), dtype=int64)
+    """
     axes = list(range(input.ndim))
     a, b = normalize_dim(dim0, input.ndim, "transpose"), normalize_dim(dim1, input.ndim, "transpose")
     if axes:  # a 0-d tensor accepts dims 0 and -1 and stays as it is
@@ -168,7 +264,17 @@ swapaxes = transpose
 
 
 def t(input: Tensor) -> Tensor:
-    """Transpose a matrix (0-d and 1-d tensors are returned as they are)."""
+    """Transpose a matrix (0-d and 1-d tensors are returned as they are).
+
+    More than 2 dims raise RuntimeError (use ``transpose`` or ``.mT``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> x.t()
+    tensor([[1, 4],
+            [2, 5],
+            [3, 6]], shape=(3, 2), dtype=int64)
+    """
     if input.ndim > 2:
         raise RuntimeError(f"t: expects a tensor of at most 2 dims, got shape {input.shape}")
     return permute(input, tuple(reversed(range(input.ndim))))
@@ -200,7 +306,15 @@ class Repeat(Op):
 
 
 def repeat(input: Tensor, *sizes) -> Tensor:
-    """Tile ``input`` ``sizes[i]`` times along dim i (PyTorch's ``repeat``, NumPy's ``tile``)."""
+    """Tile ``input`` ``sizes[i]`` times along dim i (PyTorch's ``repeat``, NumPy's ``tile``).
+
+    Extra leading sizes add new dims: (n,) repeated (2, 3) is (2, 3n). The gradient sums the copies.
+
+    >>> import chainrule as cr
+    >>> cr.tensor([1, 2]).repeat(2, 2)
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]], shape=(2, 4), dtype=int64)
+    """
     sizes = size_args(sizes)
     if len(sizes) < input.ndim:
         raise RuntimeError(f"repeat: {len(sizes)} repeat counts for a tensor of {input.ndim} dims")
@@ -219,6 +333,19 @@ class Flip(Op):
 
 
 def flip(input: Tensor, dims) -> Tensor:
+    """The order of elements reversed along ``dims`` (an int or a tuple).
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.flip(x, (1,))
+    tensor([[3, 2, 1],
+            [6, 5, 4]], shape=(2, 3), dtype=int64)
+    >>> cr.flip(x, (0, 1))
+    tensor([[6, 5, 4],
+            [3, 2, 1]], shape=(2, 3), dtype=int64)
+    """
     axes = normalize_dims(dims, input.ndim, "flip")
     return Flip.apply(input, dims=axes if input.ndim else ())
 
@@ -237,7 +364,20 @@ class Cat(Op):
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim; dtypes are promoted as in binary ops."""
+    """Join tensors along an existing dim; dtypes are promoted as in binary ops.
+
+    All tensors must have the same shape except in ``dim``; the result's ``dim`` is the
+    sum of theirs. ``concat`` and ``concatenate`` are the same function. The gradient is
+    split back into the pieces.
+
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1, 2]])
+    >>> cr.cat([a, a], dim=0)
+    tensor([[1, 2],
+            [1, 2]], shape=(2, 2), dtype=int64)
+    >>> cr.cat([a, cr.tensor([[0.5]])], dim=1)
+    tensor([[1. , 2. , 0.5]], shape=(1, 3), dtype=float32)
+    """
     tensors = _same_dtype(tensors, "cat")
     dim = normalize_dim(dim, tensors[0].ndim, "cat")
     for i, x in enumerate(tensors):
@@ -267,7 +407,19 @@ class Stack(Op):
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new dim."""
+    """Join same-shaped tensors along a new dim ``dim``: k tensors of shape S give (..., k, ...).
+
+    Dtypes are promoted as in binary ops; the gradient is unbound back into the pieces.
+
+    >>> import chainrule as cr
+    >>> a, b = cr.tensor([1, 2]), cr.tensor([3, 4])
+    >>> cr.stack([a, b])
+    tensor([[1, 2],
+            [3, 4]], shape=(2, 2), dtype=int64)
+    >>> cr.stack([a, b], dim=1)
+    tensor([[1, 3],
+            [2, 4]], shape=(2, 2), dtype=int64)
+    """
     tensors = _same_dtype(tensors, "stack")
     for i, x in enumerate(tensors):
         if x.shape != tensors[0].shape:
@@ -292,7 +444,18 @@ def _same_dtype(tensors, op: str) -> list[Tensor]:
 
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes.
+
+    Returns a tuple of tensors; listed sizes must sum to the size of ``dim``.
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> [p.tolist() for p in cr.split(cr.arange(5), 2)]
+    [[0, 1], [2, 3], [4]]
+    >>> cr.split(cr.arange(5), [1, 4])
+    (tensor([0], shape=(1,), dtype=int64), tensor([1, 2, 3, 4], shape=(4,), dtype=int64))
+    """
     dim = normalize_dim(dim, input.ndim, "split")
     length = input.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -312,6 +475,14 @@ def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, 
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``chunks`` pieces along ``dim`` of ``ceil(n / chunks)`` elements each (the last may be smaller, or fewer pieces).
+
+    Returns a tuple of tensors, as ``split(input, ceil(n / chunks), dim)``.
+
+    >>> import chainrule as cr
+    >>> cr.chunk(cr.arange(5), 2)
+    (tensor([0, 1, 2], shape=(3,), dtype=int64), tensor([3, 4], shape=(2,), dtype=int64))
+    """
     if input.ndim == 0:
         raise RuntimeError("chunk: expects a tensor of at least 1 dim, got a 0-d tensor")
     dim = normalize_dim(dim, input.ndim, "chunk")
@@ -323,6 +494,15 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, as a tuple of tensors with that dim removed.
+
+    Elements are moved, not changed: the dtype is kept and the gradient is moved back.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> [column.tolist() for column in cr.unbind(x, dim=1)]
+    [[1, 4], [2, 5], [3, 6]]
+    """
     dim = normalize_dim(dim, input.ndim, "unbind")
     lead = (slice(None),) * dim
     return tuple(input[lead + (i,)] for i in range(input.shape[dim]))
@@ -407,14 +587,38 @@ class Triangle(Op):
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
-    """Keep the elements on and below the ``diagonal``-th diagonal of the last two dims."""
+    """Keep the elements on and below the ``diagonal``-th diagonal of the last two dims.
+
+    The others become 0 (and get zero gradient); ``diagonal > 0`` keeps more, ``< 0`` fewer.
+    Needs at least 2 dims; leading dims are batch dims.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(3, 3)
+    >>> cr.tril(x)
+    tensor([[1., 0., 0.],
+            [1., 1., 0.],
+            [1., 1., 1.]], shape=(3, 3), dtype=float32)
+    >>> cr.tril(x, diagonal=-1)
+    tensor([[0., 0., 0.],
+            [1., 0., 0.],
+            [1., 1., 0.]], shape=(3, 3), dtype=float32)
+    """
     if input.ndim < 2:
         raise RuntimeError(f"tril: expects a tensor of at least 2 dims, got shape {input.shape}")
     return Triangle.apply(input, diagonal=diagonal, upper=False)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
-    """Keep the elements on and above the ``diagonal``-th diagonal of the last two dims."""
+    """Keep the elements on and above the ``diagonal``-th diagonal of the last two dims.
+
+    The others become 0 (and get zero gradient). Needs at least 2 dims.
+
+    >>> import chainrule as cr
+    >>> cr.triu(cr.ones(3, 3), diagonal=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]], shape=(3, 3), dtype=float32)
+    """
     if input.ndim < 2:
         raise RuntimeError(f"triu: expects a tensor of at least 2 dims, got shape {input.shape}")
     return Triangle.apply(input, diagonal=diagonal, upper=True)
@@ -434,7 +638,18 @@ class Roll(Op):
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
-    """Shift elements by ``shifts`` along ``dims`` (the flattened tensor when ``dims`` is None), wrapping around."""
+    """Shift elements by ``shifts`` along ``dims`` (the flattened tensor when ``dims`` is None), wrapping around.
+
+    ``y[(i + s) % n] = x[i]``; ``shifts`` and ``dims`` may be matching tuples. The gradient
+    is rolled back by ``-shifts``.
+
+    >>> import chainrule as cr
+    >>> cr.roll(cr.tensor([1, 2, 3, 4]), 1)
+    tensor([4, 1, 2, 3], shape=(4,), dtype=int64)
+    >>> cr.roll(cr.tensor([[1, 2], [3, 4]]), shifts=1, dims=0)
+    tensor([[3, 4],
+            [1, 2]], shape=(2, 2), dtype=int64)
+    """
     if dims is None:
         if not isinstance(shifts, int):
             if len(shifts) != 1:
@@ -450,7 +665,16 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
-    """The ``length`` elements of ``dim`` from ``start`` on (a negative start counts from the end)."""
+    """The ``length`` elements of ``dim`` from ``start`` on (a negative start counts from the end).
+
+    Equal to ``input[..., start:start + length, ...]`` at ``dim``; out-of-range bounds raise IndexError.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.narrow(x, 1, 1, 2)
+    tensor([[2, 3],
+            [5, 6]], shape=(2, 2), dtype=int64)
+    """
     if input.ndim == 0:
         raise RuntimeError("narrow: cannot be applied to a 0-d tensor")
     axis = normalize_dim(dim, input.ndim, "narrow")
@@ -466,7 +690,14 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:
-    """Move dims ``source`` to positions ``destination`` (ints or sequences); the others keep their order."""
+    """Move dims ``source`` to positions ``destination`` (ints or sequences); the others keep their order.
+
+    ``moveaxis`` is the same function; it is a ``permute``, so the gradient moves back.
+
+    >>> import chainrule as cr
+    >>> cr.movedim(cr.zeros(2, 3, 4), 0, -1).shape
+    chainrule.Size([3, 4, 2])
+    """
     source = (source,) if isinstance(source, int) else tuple(source)
     destination = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(source) != len(destination):
@@ -504,21 +735,58 @@ def _at_least(ndim: int, tensors):
 
 
 def atleast_1d(*tensors):
+    """Each tensor with at least 1 dim: 0-d becomes (1,), others are returned as they are.
+
+    One tensor gives a tensor; several (or one sequence) give a tuple.
+
+    >>> import chainrule as cr
+    >>> cr.atleast_1d(cr.tensor(5))
+    tensor([5], shape=(1,), dtype=int64)
+    >>> cr.atleast_1d(cr.tensor(1), cr.tensor([2, 3]))
+    (tensor([1], shape=(1,), dtype=int64), tensor([2, 3], shape=(2,), dtype=int64))
+    """
     return _at_least(1, tensors)
 
 
 def atleast_2d(*tensors):
-    """0-d becomes (1, 1), 1-d (n,) becomes (1, n)."""
+    """Each tensor with at least 2 dims: 0-d becomes (1, 1), 1-d (n,) becomes (1, n).
+
+    One tensor gives a tensor; several give a tuple.
+
+    >>> import chainrule as cr
+    >>> cr.atleast_2d(cr.tensor([1, 2]))
+    tensor([[1, 2]], shape=(1, 2), dtype=int64)
+    """
     return _at_least(2, tensors)
 
 
 def atleast_3d(*tensors):
-    """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    """Each tensor with at least 3 dims: 0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1).
+
+    One tensor gives a tensor; several give a tuple.
+
+    >>> import chainrule as cr
+    >>> cr.atleast_3d(cr.tensor([1, 2])).shape
+    chainrule.Size([1, 2, 1])
+    >>> cr.atleast_3d(cr.ones(2, 3)).shape
+    chainrule.Size([2, 3, 1])
+    """
     return _at_least(3, tensors)
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The ``offset``-th diagonal of the planes ``(dim1, dim2)``, as a new last dim (the rest keep their order)."""
+    """The ``offset``-th diagonal of the planes ``(dim1, dim2)``, as a new last dim (the rest keep their order).
+
+    ``y[..., i] = x[..., i, i + offset]`` (for ``offset >= 0``); the gradient is placed back
+    on that diagonal, zeros elsewhere.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    >>> cr.diagonal(x)
+    tensor([1, 5, 9], shape=(3,), dtype=int64)
+    >>> cr.diagonal(x, offset=1)
+    tensor([2, 6], shape=(2,), dtype=int64)
+    """
     a, b = normalize_dim(dim1, input.ndim, "diagonal"), normalize_dim(dim2, input.ndim, "diagonal")
     if a == b:
         raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dim ({dim1})")
@@ -531,7 +799,18 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 
 
 def diag_embed(input: Tensor, offset: int = 0) -> Tensor:
-    """Matrices ``(..., n + |offset|, n + |offset|)`` with the last dim of ``input`` on their ``offset``-th diagonal."""
+    """Matrices ``(..., n + |offset|, n + |offset|)`` with the last dim of ``input`` on their ``offset``-th diagonal.
+
+    Zeros elsewhere; leading dims are batch dims. The gradient is the diagonal of the output gradient.
+
+    >>> import chainrule as cr
+    >>> cr.diag_embed(cr.tensor([[1, 2], [3, 4]]))
+    tensor([[[1, 0],
+             [0, 2]],
+    <BLANKLINE>
+            [[3, 0],
+             [0, 4]]], shape=(2, 2, 2), dtype=int64)
+    """
     from chainrule.ops.indexing import IndexAdd
 
     n = input.shape[-1]
@@ -542,7 +821,17 @@ def diag_embed(input: Tensor, offset: int = 0) -> Tensor:
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
-    """A vector's diagonal matrix, or a matrix's ``diagonal``-th diagonal as a vector."""
+    """A vector's diagonal matrix, or a matrix's ``diagonal``-th diagonal as a vector.
+
+    (n,) -> (n + |d|, n + |d|) with the vector on diagonal d; (n, m) -> the diagonal's elements.
+
+    >>> import chainrule as cr
+    >>> cr.diag(cr.tensor([1, 2]))
+    tensor([[1, 0],
+            [0, 2]], shape=(2, 2), dtype=int64)
+    >>> cr.diag(cr.tensor([[1, 2], [3, 4]]))
+    tensor([1, 4], shape=(2,), dtype=int64)
+    """
     if input.ndim == 1:
         return diag_embed(input, diagonal)
     if input.ndim == 2:
@@ -551,7 +840,18 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
-    """The ``n``-th forward difference ``x[i+1] - x[i]`` along ``dim``, after joining ``prepend``/``append``."""
+    """The ``n``-th forward difference ``x[i+1] - x[i]`` along ``dim``, after joining ``prepend``/``append``.
+
+    Each order shortens ``dim`` by 1. Bool inputs give ``x[i+1] != x[i]``, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.diff(cr.tensor([1, 4, 9, 16]))
+    tensor([3, 5, 7], shape=(3,), dtype=int64)
+    >>> cr.diff(cr.tensor([1, 4, 9, 16]), n=2)
+    tensor([2, 2], shape=(2,), dtype=int64)
+    >>> cr.diff(cr.tensor([1.0, 3.0]), prepend=cr.tensor([0.0]))
+    tensor([1., 2.], shape=(2,), dtype=float32)
+    """
     axis = normalize_dim(dim, input.ndim, "diff")
     pieces = [p for p in (prepend, input, append) if p is not None]
     if len(pieces) > 1:
@@ -567,7 +867,21 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
 
 
 def meshgrid(*tensors, indexing: str = "ij"):
-    """Coordinate grids from 1-d tensors; ``indexing='xy'`` swaps the first two output dims (NumPy's default)."""
+    """Coordinate grids from 1-d tensors; ``indexing='xy'`` swaps the first two output dims (NumPy's default).
+
+    For k inputs of sizes n_1..n_k, returns k tensors of shape (n_1, ..., n_k) with
+    ``grids[j][i_1, ..., i_k] = tensors[j][i_j]`` (``'ij'``, PyTorch's default). The grids
+    broadcast their inputs, so gradients sum back.
+
+    >>> import chainrule as cr
+    >>> gx, gy = cr.meshgrid(cr.tensor([1, 2]), cr.tensor([10, 20, 30]), indexing='ij')
+    >>> gx
+    tensor([[1, 1, 1],
+            [2, 2, 2]], shape=(2, 3), dtype=int64)
+    >>> gy
+    tensor([[10, 20, 30],
+            [10, 20, 30]], shape=(2, 3), dtype=int64)
+    """
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
@@ -591,8 +905,18 @@ def meshgrid(*tensors, indexing: str = "ij"):
 def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None) -> Tensor:
     """Each element (or slice along ``dim``) repeated ``repeats`` times in place: [a, b] -> [a, a, b, b].
 
-    ``repeats`` is an int or a 1-d integer tensor with one count per slice.
-    ``repeat_interleave(counts)`` alone repeats ``arange(len(counts))``.
+    ``repeats`` is an int or a 1-d integer tensor with one count per slice; without ``dim``
+    the input is flattened first. ``repeat_interleave(counts)`` alone repeats
+    ``arange(len(counts))``. The gradient sums the copies back.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1, 2])
+    >>> cr.repeat_interleave(x, 2)
+    tensor([1, 1, 2, 2], shape=(4,), dtype=int64)
+    >>> cr.repeat_interleave(x, cr.tensor([1, 3]))
+    tensor([1, 2, 2, 2], shape=(4,), dtype=int64)
+    >>> cr.repeat_interleave(cr.tensor([2, 1]))
+    tensor([0, 0, 1], shape=(3,), dtype=int64)
     """
     from chainrule.ops.creation import arange
 
