@@ -328,11 +328,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
 
     Bool tensors raise TypeError (use ``logical_xor`` or ``~``), as in PyTorch.
 
-    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
-    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
-    float turns an integer tensor into the default float dtype, a Python number does not
-    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
-    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+    Operands broadcast and promote as for :func:`add`; each gradient is summed back to its input's shape.
 
     >>> import chainrule as cr
     >>> cr.sub(cr.tensor([5, 7]), 2)
@@ -353,11 +349,7 @@ def mul(input, other) -> Tensor:
 
     Gradients: ``dL/da = g b``, ``dL/db = g a``.
 
-    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
-    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
-    float turns an integer tensor into the default float dtype, a Python number does not
-    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
-    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+    Operands broadcast and promote as for :func:`add`; each gradient is summed back to its input's shape.
 
     >>> import chainrule as cr
     >>> cr.mul(cr.tensor([1, 2, 3]), 2)
@@ -374,11 +366,7 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     ``rounding_mode='trunc'`` rounds toward zero. ``divide`` and ``true_divide`` are the same
     function. Gradients: ``dL/da = g / b``, ``dL/db = -g a / b^2``.
 
-    ``input`` and ``other`` are tensors or Python numbers; their shapes broadcast (NumPy
-    rules) and their dtypes promote as in PyTorch: int with float gives float, a Python
-    float turns an integer tensor into the default float dtype, a Python number does not
-    widen a tensor of its kind (float32 + 1.5 stays float32), a 0-d tensor does not widen
-    a tensor of higher dim of its kind. The gradient of each input is summed back to its shape.
+    Operands broadcast and promote as for :func:`add`; each gradient is summed back to its input's shape.
 
     >>> import chainrule as cr
     >>> cr.div(cr.tensor([1, 2, 3]), 2)
