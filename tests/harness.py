@@ -62,14 +62,21 @@ def make_inputs(case: Case, dtype) -> list:
     return arrays
 
 
-def _to_lib(lib, arrays, requires_grad=True):
+def _to_lib(lib, arrays, requires_grad=True, device="cpu"):
+    """Tensors of ``lib`` from the case's arrays; chainrule's on ``device``."""
     tensors = []
     for a in arrays:
-        if isinstance(a, Const):
-            tensors.append(lib.tensor(a.value) if lib is cr else torch.tensor(a.value))
+        if lib is not cr:
+            tensors.append(torch.tensor(a.value) if isinstance(a, Const) else torch.tensor(a, requires_grad=requires_grad))
+        elif isinstance(a, Const):
+            tensors.append(cr.tensor(a.value, device=device))
         else:
-            tensors.append(lib.tensor(a, requires_grad=requires_grad))
+            tensors.append(cr.tensor(a, device=device, requires_grad=requires_grad))
     return tensors
+
+
+def _host(tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
 
 
 def _outputs(result) -> list:
@@ -82,9 +89,10 @@ def _weights(outputs, seed=1):
     return [rng.standard_normal(tuple(y.shape)) for y in outputs]
 
 
-def compare_with_torch(case: Case, dtype=np.float64) -> None:
+def compare_with_torch(case: Case, dtype=np.float64, device="cpu") -> None:
+    """The case's outputs and input gradients on chainrule (on ``device``) against PyTorch's on the CPU."""
     arrays = make_inputs(case, dtype)
-    ours = _to_lib(cr, arrays)
+    ours = _to_lib(cr, arrays, device=device)
     theirs = _to_lib(torch, arrays)
     our_out = _outputs(case.fn(cr, *ours))
     their_out = _outputs((case.torch_fn or case.fn)(torch, *theirs))
@@ -93,12 +101,13 @@ def compare_with_torch(case: Case, dtype=np.float64) -> None:
     for mine, ref in zip(our_out, their_out):
         assert tuple(mine.shape) == tuple(ref.shape), f"{case}: shape {mine.shape} vs torch {tuple(ref.shape)}"
         assert str(mine.dtype) == str(ref.dtype).replace("torch.", ""), f"{case}: dtype {mine.dtype} vs {ref.dtype}"
-        np.testing.assert_allclose(mine.detach().numpy(), ref.detach().numpy(), **tol, err_msg=f"{case}: forward")
+        assert mine.device.type == cr.device(device).type, f"{case}: output on {mine.device}, not {device}"
+        np.testing.assert_allclose(_host(mine), ref.detach().numpy(), **tol, err_msg=f"{case}: forward")
     weights = _weights(our_out)
     differentiable = [(y, t, w) for y, t, w in zip(our_out, their_out, weights) if y.requires_grad]
     if not differentiable:
         return
-    our_loss = sum((y * cr.tensor(w.astype(y.dtype))).sum() for y, _, w in differentiable)
+    our_loss = sum((y * cr.tensor(w.astype(y.dtype), device=device)).sum() for y, _, w in differentiable)
     their_loss = sum((t * torch.tensor(w.astype(y.dtype))).sum() for y, t, w in differentiable)
     our_loss.backward()
     their_loss.backward()
@@ -106,11 +115,12 @@ def compare_with_torch(case: Case, dtype=np.float64) -> None:
         if not ref.requires_grad:
             continue
         if ref.grad is None:
-            assert mine.grad is None or not mine.grad.numpy().any(), f"{case}: input {i} should get no gradient"
+            assert mine.grad is None or not _host(mine.grad).any(), f"{case}: input {i} should get no gradient"
             continue
         assert mine.grad is not None, f"{case}: input {i} got no gradient"
         assert mine.grad.dtype == mine.dtype, f"{case}: gradient dtype {mine.grad.dtype} for input {mine.dtype}"
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{case}: gradient of input {i}")
+        assert mine.grad.device.type == cr.device(device).type, f"{case}: gradient of input {i} on {mine.grad.device}"
+        np.testing.assert_allclose(_host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{case}: gradient of input {i}")
 
 
 def check_gradients(case: Case, second_order: bool = True) -> None:

@@ -19,7 +19,7 @@ from heapq import heappop, heappush
 from chainrule.autograd.function import _RELEASED, Node, _check_finite, refresh_view
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.autograd.hooks import run_hooks
-from chainrule.backend import array_module
+from chainrule.backend import array_module, is_writable
 from chainrule.tensor import Tensor
 
 # Callbacks for the end of the backward pass now running in this thread (None outside one).
@@ -244,7 +244,7 @@ def _owned_gradient(leaf: Tensor, gradient: Tensor, stored: set) -> Tensor:
     # A copy when the array is shared, read-only (a broadcast view), transposed or of another dtype:
     # later in-place accumulation and optimizer steps then run on an owned, C-ordered array.
     flags = array.flags
-    if id(owner) in stored or not flags.writeable or not flags.c_contiguous or array.dtype != leaf.dtype:
+    if id(owner) in stored or not is_writable(array) or not flags.c_contiguous or array.dtype != leaf.dtype:
         array = array.astype(leaf.dtype, copy=True)
         owner = array
     stored.add(id(owner))

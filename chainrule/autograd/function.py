@@ -134,7 +134,10 @@ class Op(Node):
             raise _with_op_context(exc, cls.name, inputs) from exc
         if type(output) is not np.ndarray:
             output = _as_arrays(ctx, output)
-            if type(output) is tuple and arrays and any(_aliases(y, arrays[0]) for y in output):
+            if type(output) is tuple:
+                if arrays and any(_aliases(y, arrays[0]) for y in output):
+                    return _view_result(cls, ctx, inputs, arrays, output, params, record)
+            elif arrays and _aliases(output, arrays[0]):  # a device array (CuPy's, the fake device's)
                 return _view_result(cls, ctx, inputs, arrays, output, params, record)
         elif arrays and (output.base is not None or output is arrays[0]) and _aliases(output, arrays[0]):
             return _view_result(cls, ctx, inputs, arrays, output, params, record)
@@ -410,7 +413,16 @@ def _check_finite(name: str, what: str, arrays) -> None:
 
 
 def _with_op_context(exc: Exception, name: str, inputs) -> Exception:
-    """Re-raise a NumPy error as the same kind of error naming the op and its inputs."""
+    """Re-raise a NumPy error as the same kind of error naming the op and its inputs.
+
+    Tensors on two devices get PyTorch's RuntimeError, naming both devices.
+    """
+    devices = list(dict.fromkeys(str(x.device) for x in inputs if isinstance(x, Tensor)))
+    if len(devices) > 1:
+        return RuntimeError(
+            f"{public_name(name)}: Expected all tensors to be on the same device, but found at least two devices, "
+            f"{devices[0]} and {devices[1]}!"
+        )
     described = ", ".join(f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else repr(x) for x in inputs)
     message = f"{public_name(name)}: {exc} (inputs: {described})"
     for kind in (IndexError, ValueError, TypeError):

@@ -1,18 +1,22 @@
-"""Devices and the array module behind each: NumPy for "cpu", CuPy for "cuda".
+"""Devices, and the way from an array to its device and its array module.
 
-This is the only module that imports CuPy. Every op asks ``array_module(array)``
-for the module to call, so one implementation of an op serves both devices.
+"cpu" arrays are NumPy's, "cuda" arrays CuPy's, and "fake" arrays the test
+double's (host arrays that refuse to act as NumPy arrays; see ``fake.py``).
+Every op asks ``array_module(array)`` for the module to call, so one
+implementation of an op serves every device; the few questions the modules
+answer differently are asked of ``library_of(array)`` (``libraries.py``).
 """
 
 from __future__ import annotations
 
-import functools
-import sys
+import contextlib
 
 import numpy as np
 
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-"""Device types a ``Device`` may name; tensors live on "cpu", or on "cuda" where CuPy sees a GPU."""
+from chainrule.backend.libraries import CUPY, FAKE, LIBRARIES, NUMPY, ArrayLibrary
+
+DEVICE_TYPES = ("cpu", "cuda", "mps", "fake")
+"""Device types a ``Device`` may name; tensors live on "cpu", on "cuda" where CuPy sees a GPU, or on "fake"."""
 
 
 class Device:
@@ -75,19 +79,15 @@ class Device:
 
 CPU = Device("cpu")
 
+_LIBRARY_OF_TYPE: dict = {np.ndarray: NUMPY, FAKE.array_type: FAKE}
+"""Array type -> its library; CuPy's type joins once CuPy is loaded."""
 
-@functools.cache
+
 def cupy_module():
     """CuPy if it is installed and sees a GPU, else None."""
-    try:
-        import cupy
-    except ImportError:
-        return None
-    try:
-        if cupy.cuda.runtime.getDeviceCount() == 0:
-            return None
-    except Exception:  # no driver or no device: CuPy imports but cannot run
-        return None
+    cupy = CUPY._cupy
+    if cupy is not None and cupy.ndarray not in _LIBRARY_OF_TYPE:
+        _LIBRARY_OF_TYPE[cupy.ndarray] = CUPY
     return cupy
 
 
@@ -95,28 +95,50 @@ def cuda_is_available() -> bool:
     return cupy_module() is not None
 
 
+def library_of(array) -> ArrayLibrary:
+    """The array library ``array`` belongs to (NumPy for anything that is not a device array)."""
+    library = _LIBRARY_OF_TYPE.get(type(array))
+    return NUMPY if library is None else library
+
+
 def array_module(array):
-    """The module (numpy or cupy) whose functions apply to ``array``."""
+    """The module (numpy, cupy, or the fake device's) whose functions apply to ``array``."""
     if type(array) is np.ndarray:
         return np
-    cupy = cupy_module()
-    if cupy is not None and isinstance(array, cupy.ndarray):
-        return cupy
-    return np
+    library = _LIBRARY_OF_TYPE.get(type(array))
+    return np if library is None else library.xp
 
 
 def is_array(value) -> bool:
-    """True for a NumPy or CuPy ndarray (not for NumPy scalars)."""
-    if type(value) is np.ndarray:
-        return True
-    cupy = cupy_module() if "cupy" in sys.modules else None
-    return cupy is not None and isinstance(value, cupy.ndarray)
+    """True for a NumPy, CuPy or fake-device ndarray (not for NumPy scalars)."""
+    return type(value) in _LIBRARY_OF_TYPE
+
+
+def is_writable(array) -> bool:
+    """Whether writing into ``array`` is safe: NumPy's writeable flag; elsewhere, not a broadcast (0-stride) view."""
+    if type(array) is np.ndarray:
+        return array.flags.writeable
+    return array.size <= 1 or 0 not in array.strides
 
 
 def device_of(array) -> Device:
+    """The device ``array`` lives on."""
     if type(array) is np.ndarray:
         return CPU
-    return Device("cuda", array.device.id)
+    library = library_of(array)
+    return Device(library.device_type, library.index_of(array))
+
+
+def library_for(device: Device, caller: str = "") -> ArrayLibrary:
+    """The array library that holds arrays on ``device``; a RuntimeError naming ``caller`` if it cannot run here."""
+    library = LIBRARIES.get(device.type)
+    if library is None:
+        raise RuntimeError(f"{caller or 'device'}: chainrule runs on 'cpu', 'cuda' and 'fake' devices, not {device}")
+    if not library.is_available():
+        library.xp  # raises the library's own "not available" error
+    if library is CUPY:
+        cupy_module()  # registers CuPy's array type
+    return library
 
 
 def require_cuda(caller: str):
@@ -124,28 +146,33 @@ def require_cuda(caller: str):
     cupy = cupy_module()
     if cupy is None:
         raise RuntimeError(
-            f"{caller}: CUDA is not available (install CuPy for your CUDA version, "
-            "e.g. `pip install cupy-cuda12x`, on a machine with an NVIDIA GPU)"
+            f"{caller}: CUDA is not available (install CuPy for your CUDA version, e.g. "
+            "`pip install chainrule[cuda12]` or `chainrule[cuda13]`, on a machine with an NVIDIA GPU)"
         )
     return cupy
 
 
 def resolved(device: Device) -> Device:
-    """``device`` with a CUDA index filled in: bare "cuda" is the current CUDA device."""
-    if device.type != "cuda" or device.index is not None:
+    """``device`` with its index filled in: bare "cuda" (or "fake") is the current device of its type."""
+    if device.type == "cpu" or device.index is not None:
         return device
-    return Device("cuda", require_cuda(f"device {device}").cuda.runtime.getDevice())
+    if device.type == "cuda":
+        require_cuda(f"device {device}")
+    return Device(device.type, library_for(device).current_index())
 
 
 def module_for(device: Device):
-    """The array module that allocates on ``device``."""
+    """The array module that holds arrays on ``device`` (no side effect: see ``allocating_on``)."""
     if device.type == "cpu":
         return np
-    if device.type != "cuda":
-        raise RuntimeError(f"device {device}: chainrule runs on 'cpu' and 'cuda' devices only")
-    cupy = require_cuda(f"device {device}")
-    cupy.cuda.Device(resolved(device).index).use()
-    return cupy
+    return library_for(device, f"device {device}").xp
+
+
+def allocating_on(device: Device):
+    """A context in which the module's constructors allocate on ``device`` (CuPy uses the current device)."""
+    if device.type == "cpu" or device.index is None:
+        return contextlib.nullcontext()
+    return library_for(device).using(device.index)
 
 
 def to_device(array, device: Device):
@@ -153,10 +180,12 @@ def to_device(array, device: Device):
     if device.type == "cpu" and type(array) is np.ndarray:
         return array
     device = resolved(device)
-    if device_of(array) == device:
+    source = library_of(array)
+    if source.device_type == device.type and source.index_of(array) == device.index:
         return array
     if device.type == "cpu":
-        return array.get()
-    xp = module_for(device)
-    with xp.cuda.Device(device.index):
-        return xp.asarray(array)
+        return source.to_host(array)
+    host = array if source is NUMPY else source.to_host(array)
+    if not isinstance(host, np.ndarray):
+        host = np.asarray(host)
+    return library_for(device, f"to({device})").from_host(host, device.index)
