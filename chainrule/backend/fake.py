@@ -35,10 +35,23 @@ CONVERSION_ERROR = (
     "Please use `.get()` to construct a NumPy array explicitly."
 )
 
-_UFUNC_AT = frozenset({"add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"})
-"""The ufuncs whose ``.at`` CuPy implements (with atomics)."""
+_UFUNC_METHODS = {"at": frozenset({"add", "maximum", "minimum"}), "reduce": frozenset({"add", "multiply"})}
+"""The ufunc methods CuPy 14 implements for floats, and for which ufuncs (``accumulate`` and ``outer``: all)."""
 
-_MISSING = frozenset({"frompyfunc", "vectorize", "nditer", "add_newdoc", "ma", "char", "rec", "ctypeslib"})
+_UNSUPPORTED_KEYWORDS = {
+    "indices": {"sparse"},
+    "max": {"initial"},
+    "min": {"initial"},
+    "amax": {"initial"},
+    "amin": {"initial"},
+    "as_strided": {"writeable"},
+    "sliding_window_view": {"writeable"},
+}
+"""Keywords of NumPy functions (and methods) that CuPy's counterparts reject."""
+
+_MISSING = frozenset(
+    {"frompyfunc", "vectorize", "nditer", "add_newdoc", "ma", "char", "rec", "ctypeslib", "errstate", "seterr"}
+)
 """NumPy names with no CuPy counterpart: refused, so that code relying on them fails here as on a GPU."""
 
 _HOST_CONSTRUCTORS = frozenset({"asarray", "array", "asanyarray"})
@@ -201,6 +214,7 @@ class FakeArray:
         index = self._index
 
         def method(*args, **kwargs):
+            _check_keywords(name, kwargs)
             args, kwargs = _unwrap_call(args, kwargs, index, f"ndarray.{name}")
             return _wrap(attribute(*args, **kwargs), index)
 
@@ -308,11 +322,20 @@ def _call_index(args, kwargs) -> int:
     return found[0] if found else _current_index
 
 
+def _check_keywords(name: str, kwargs) -> None:
+    refused = _UNSUPPORTED_KEYWORDS.get(name, ()) & kwargs.keys()
+    if refused:
+        raise TypeError(f"{name}() got an unexpected keyword argument {sorted(refused)[0]!r} (CuPy has no such keyword)")
+
+
 def _wrapped_function(function, name: str):
     host_allowed = name in _HOST_CONSTRUCTORS
 
     @functools.wraps(function)
     def call(*args, **kwargs):
+        _check_keywords(name, kwargs)
+        if name == "searchsorted" and args and type(args[0]) is not FakeArray:
+            raise NotImplementedError("searchsorted: only a device array is supported for a (as in CuPy)")
         index = _call_index(args, kwargs)
         if host_allowed:
             args = tuple(a._host if type(a) is FakeArray and a._index == index else a for a in args)
@@ -340,8 +363,8 @@ class _FakeUfunc:
         return self._call(*args, **kwargs)
 
     def __getattr__(self, method):
-        if method == "at" and self.__name__ not in _UFUNC_AT:
-            raise AttributeError(f"fake device: ufunc '{self.__name__}' has no 'at' (nor has CuPy's)")
+        if method in _UFUNC_METHODS and self.__name__ not in _UFUNC_METHODS[method]:
+            raise NotImplementedError(f"`{self.__name__}.{method}` is not supported on the fake device (nor in CuPy)")
         return _wrapped_function(getattr(self._ufunc, method), f"{self.__name__}.{method}")
 
     def __repr__(self) -> str:

@@ -212,13 +212,17 @@ class CuPyLibrary(ArrayLibrary):
 
 # ---------------------------------------------------------------------- the fake device
 class _FakeGenerator:
-    """NumPy's Generator whose draws land on a fake device."""
+    """NumPy's Generator whose draws land on a fake device; only the methods CuPy's Generator has."""
+
+    METHODS = frozenset({"random", "standard_normal", "integers", "standard_exponential", "binomial", "poisson", "uniform"})
 
     def __init__(self, seed: int, index: int):
         self._rng = np.random.Generator(np.random.PCG64(seed))
         self._index = index
 
     def __getattr__(self, name):
+        if name not in self.METHODS:
+            raise AttributeError(f"'Generator' object has no attribute {name!r} (CuPy's has none either)")
         method = getattr(self._rng, name)
 
         def draw(*args, **kwargs):
