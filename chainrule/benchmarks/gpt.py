@@ -116,7 +116,7 @@ def build_gpt(lib: ModuleType, config: Config):
 
         def forward(self, idx):
             _, t = idx.size()
-            pos = lib.arange(0, t, dtype=lib.long).unsqueeze(0)
+            pos = lib.arange(0, t, dtype=lib.long, device=idx.device).unsqueeze(0)
             x = self.drop(self.wte(idx) + self.wpe(pos))
             for block in self.h:
                 x = block(x)
