@@ -17,7 +17,7 @@ LOG=$(mktemp -d)
 if ! $PY -c "import cupy" 2>/dev/null; then
   major=$(nvidia-smi 2>/dev/null | grep -o "CUDA Version: [0-9]*" | grep -o "[0-9]*$")
   echo "installing chainrule[cuda${major:-12}]" >&2
-  $PY -m pip install -q -e ".[cuda${major:-12},test]" || { echo "could not install CuPy" >&2; exit 2; }
+  $PY -m pip install -q -e ".[cuda${major:-12}]" pytest || { echo "could not install CuPy" >&2; exit 2; }
 fi
 if ! $PY -c "import chainrule" 2>/dev/null; then
   # an offline machine with NumPy and CuPy already there: use the checkout as it is

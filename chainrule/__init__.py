@@ -7,9 +7,9 @@ loss = (x @ w).relu().mean()
 loss.backward()          # w.grad now holds d loss / d w
 """
 
-from chainrule import autograd  # first: the graph machinery the tensor module builds on
 from chainrule.tensor import Size, Tensor
-from chainrule import ops  # gives Tensor its methods and operators
+from chainrule import autograd  # gives Tensor backward() and the hooks
+from chainrule import ops  # gives Tensor its op methods and operators
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.grad_mode import inference_mode
 from chainrule.backend import Device as device
@@ -261,12 +261,31 @@ __version__ = "0.1.0"
 
 
 def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a chainrule Tensor (a ``nn.Parameter`` is one; a NumPy array is not).
+
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> cr.is_tensor(cr.zeros(1)), cr.is_tensor(np.zeros(1))
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
 def numel(input: Tensor) -> int:
+    """The number of elements of ``input``, the product of its sizes: ``input.numel()``.
+
+    >>> import chainrule as cr
+    >>> cr.numel(cr.zeros(2, 3))
+    6
+    """
     return input.numel()
 
 
 def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input``'s dtype is a floating-point type: ``input.is_floating_point()``.
+
+    >>> import chainrule as cr
+    >>> cr.is_floating_point(cr.tensor([1.0])), cr.is_floating_point(cr.tensor([1]))
+    (True, False)
+    """
     return input.is_floating_point()

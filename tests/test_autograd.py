@@ -329,3 +329,17 @@ def test_float32_stays_float32_through_forward_and_backward():
         assert t.dtype == cr.float32
     loss.backward()
     assert w1.grad.dtype == cr.float32 and w2.grad.dtype == cr.float32
+
+
+@pytest.mark.parametrize("outer", [True, False])
+@pytest.mark.parametrize("inner", [True, False])
+def test_set_grad_enabled_as_a_context_restores_the_mode_before_the_call(outer, inner):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (cr, torch):
+        with lib.set_grad_enabled(outer):
+            with lib.set_grad_enabled(inner):
+                inside = lib.is_grad_enabled()
+            results.append((inside, lib.is_grad_enabled()))
+        results[-1] += (lib.is_grad_enabled(),)
+    assert results[0] == results[1] == (inner, outer, True)

@@ -18,6 +18,7 @@ import pytest
 
 from chainrule.benchmarks import cli, report
 from chainrule.benchmarks._timing import Summary, result_from_samples
+from devices import ACCELERATORS
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -229,3 +230,33 @@ def test_gpt_and_vae_models_start_identical_in_both_frameworks():
     np.testing.assert_allclose(
         ours.decode(our_mu).detach().numpy(), theirs.decode(mu).detach().numpy(), rtol=1e-4, atol=1e-5
     )
+
+
+# ---------------------------------------------------------------------- the GPU benchmarks, on the fake device
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_gpu_benchmark_trains_on_a_device_as_torch_does_on_the_cpu(accelerator):
+    """The workloads of ``chainrule.benchmarks.gpu`` give PyTorch's losses (same weights, same batches)."""
+    torch = pytest.importorskip("torch")
+    import chainrule as cr
+    from chainrule.benchmarks import gpu
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((3 * gpu.BATCH, 784), dtype=np.float32), rng.integers(0, 10, 3 * gpu.BATCH)
+    for build, shape in [(gpu._mlp, (-1, 784)), (gpu._lenet, (-1, 1, 28, 28))]:
+        theirs = build(torch)
+        ours = build(cr)
+        gpu._copy_weights(ours, theirs)
+        our_loss = gpu.classifier_epoch(cr, ours, images.reshape(shape), labels, 3, accelerator)()
+        their_loss = gpu.classifier_epoch(torch, theirs, images.reshape(shape), labels, 3, "cpu")()
+        assert abs(our_loss - their_loss) < 1e-4 * max(1.0, abs(their_loss))
+        assert all(p.device.type == cr.device(accelerator).type for p in ours.parameters())
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_gpu_benchmark_quick_run_reports_every_workload(accelerator, capsys):
+    from chainrule.benchmarks import gpu
+
+    assert gpu.main(["--device", accelerator, "--quick", "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    for workload in ("MLP epoch", "LeNet-5", "GPT step"):
+        assert re.search(rf"\| {workload}.*\| \d+\.\d\d +\| - ", out), out

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 from harness import Case, check_gradients, compare_with_torch, needs_torch
 
 import chainrule as cr
@@ -159,6 +160,13 @@ CASES = CONV_CASES + POOL_CASES + COMPOSITE_CASES
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_matches_torch(case, dtype):
     compare_with_torch(case, dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_matches_torch_on_accelerators(case, device):
+    compare_with_torch(case, np.float64, device=device)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

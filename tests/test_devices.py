@@ -114,6 +114,10 @@ SAFE_QUERIES = [
     ("cuda.empty_cache", lambda lib: lib.cuda.empty_cache()),
     ("cuda.is_initialized", lambda lib: lib.cuda.is_initialized()),
     ("cuda.memory_allocated", lambda lib: lib.cuda.memory_allocated()),
+    ("cuda.max_memory_allocated", lambda lib: lib.cuda.max_memory_allocated()),
+    ("cuda.memory_reserved", lambda lib: lib.cuda.memory_reserved()),
+    ("cuda.max_memory_reserved", lambda lib: lib.cuda.max_memory_reserved()),
+    ("cuda.memory_stats", lambda lib: dict(lib.cuda.memory_stats())),
     ("accelerator.is_available", lambda lib: lib.accelerator.is_available()),
     ("accelerator.current_accelerator", lambda lib: lib.accelerator.current_accelerator()),
     ("accelerator.device_count", lambda lib: lib.accelerator.device_count()),
@@ -139,8 +143,15 @@ NEEDS_A_DEVICE = [
     lambda lib: lib.cuda.get_device_name(),
     lambda lib: lib.cuda.get_device_name(0),
     lambda lib: lib.cuda.set_device(0),
+    lambda lib: lib.cuda.reset_peak_memory_stats(),
     lambda lib: lib.accelerator.current_device_index(),
     lambda lib: lib.accelerator.synchronize(),
+    lambda lib: lib.accelerator.memory_allocated(),
+    lambda lib: lib.accelerator.max_memory_allocated(),
+    lambda lib: lib.accelerator.memory_reserved(),
+    lambda lib: lib.accelerator.reset_peak_memory_stats(),
+    lambda lib: lib.accelerator.empty_cache(),
+    lambda lib: lib.accelerator.set_device_index(0),
 ]
 
 
@@ -151,6 +162,56 @@ def test_calls_that_need_a_device_raise_where_torch_raises(call):
         call(torch)
     with pytest.raises(RuntimeError, match="not available|none is available"):
         call(cr)
+
+
+needs_gpu = pytest.mark.skipif(not cr.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
+
+
+@needs_gpu
+def test_cuda_device_queries_on_a_gpu():
+    count = cr.cuda.device_count()
+    assert count >= 1 and cr.accelerator.device_count() == count and cr.cuda.is_initialized()
+    index = cr.cuda.current_device()
+    assert 0 <= index < count and cr.accelerator.current_device_index() == index
+    name = cr.cuda.get_device_name()
+    assert isinstance(name, str) and name == cr.cuda.get_device_name(f"cuda:{index}") and name
+    cr.cuda.set_device(index)
+    assert cr.cuda.current_device() == index
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        cr.cuda.set_device(count)
+    cr.cuda.synchronize()
+    cr.accelerator.synchronize()
+
+
+@needs_gpu
+def test_cuda_memory_figures_follow_allocations():
+    cr.cuda.synchronize()
+    cr.cuda.empty_cache()
+    cr.cuda.reset_peak_memory_stats()
+    before = cr.cuda.memory_allocated()
+    assert cr.cuda.max_memory_allocated() == before <= cr.cuda.memory_reserved()
+    size = 64 * 2**20
+    x = cr.empty(size // 4, dtype=cr.float32, device="cuda")
+    held = cr.cuda.memory_allocated()
+    assert held >= before + size and cr.cuda.memory_reserved() >= held
+    del x
+    assert cr.cuda.memory_allocated() == before  # back in the pool's cache, not held by an array
+    assert cr.cuda.max_memory_allocated() >= before + size  # the peak remembers it
+    assert cr.cuda.memory_stats()["allocated_bytes.all.peak"] == cr.cuda.max_memory_allocated()
+    cr.cuda.reset_peak_memory_stats()
+    assert cr.cuda.max_memory_allocated() == before
+    cr.cuda.empty_cache()
+    assert cr.cuda.memory_reserved() < size
+
+
+@needs_gpu
+def test_cuda_manual_seed_makes_device_draws_reproducible():
+    cr.cuda.manual_seed_all(5)
+    first = cr.randn(4, device="cuda")
+    cr.cuda.manual_seed(5)
+    again = cr.randn(4, device="cuda")
+    assert first.device.type == "cuda"
+    np.testing.assert_array_equal(first.cpu().numpy(), again.cpu().numpy())
 
 
 # ---------------------------------------------------------------------- flags

@@ -13,10 +13,12 @@ import math
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS, host, on
 from harness import Case, compare_with_torch, needs_torch
 
 import chainrule as cr
 import chainrule.nn.functional as F
+from chainrule.backend.libraries import NUMPY
 from chainrule.ops.activation import _normal_cdf
 
 
@@ -201,31 +203,33 @@ CASES = {
 }
 
 
-def _run(fn, arrays, seed=1):
-    """Output, first-order gradients, and the gradient of <grads, v> (second order) of ``fn``."""
-    inputs = [cr.tensor(a, requires_grad=True) for a in arrays]
+def _run(fn, arrays, seed=1, device="cpu"):
+    """Output, first-order gradients, and the gradient of <grads, v> (second order) of ``fn`` (as host arrays)."""
+    inputs = on(device, *arrays, requires_grad=True)
+    inputs = inputs if isinstance(inputs, list) else [inputs]
     output = fn(*inputs)
     rng = np.random.default_rng(seed)
-    loss = (output * cr.tensor(rng.standard_normal(output.shape))).sum()
+    loss = (output * on(device, rng.standard_normal(output.shape))).sum()
     grads = cr.autograd.grad(loss, inputs, create_graph=True)
-    directional = sum((g * cr.tensor(rng.standard_normal(g.shape))).sum() for g in grads)
+    directional = sum((g * on(device, rng.standard_normal(g.shape))).sum() for g in grads)
     if not directional.requires_grad:  # piecewise linear (relu, max): the gradient is locally constant
         second = [None] * len(inputs)
     else:
         second = cr.autograd.grad(directional, inputs, allow_unused=True)
     return (
-        output.detach().numpy(),
-        [g.detach().numpy() for g in grads],
-        [np.zeros(a.shape) if s is None else s.numpy() for s, a in zip(second, arrays)],
+        host(output),
+        [host(g) for g in grads],
+        [np.zeros(a.shape) if s is None else host(s) for s, a in zip(second, arrays)],
     )
 
 
-def _first_order(fn, arrays, seed=1):
+def _first_order(fn, arrays, seed=1, device="cpu"):
     """Output and gradients of ``fn`` by a plain ``backward()``: the fused backward kernels, no graph of the gradient."""
-    inputs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    inputs = on(device, *arrays, requires_grad=True)
+    inputs = inputs if isinstance(inputs, list) else [inputs]
     output = fn(*inputs)
-    (output * cr.tensor(np.random.default_rng(seed).standard_normal(output.shape))).sum().backward()
-    return [np.zeros(a.shape) if x.grad is None else x.grad.numpy() for x, a in zip(inputs, arrays)]
+    (output * on(device, np.random.default_rng(seed).standard_normal(output.shape))).sum().backward()
+    return [np.zeros(a.shape) if x.grad is None else host(x.grad) for x, a in zip(inputs, arrays)]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -243,6 +247,28 @@ def test_fused_matches_composed_in_values_gradients_and_second_order(name):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(shape) for shape in shapes]
     ours, reference = _run(fused, arrays), _run(composed, arrays)
+    np.testing.assert_allclose(ours[0], reference[0], rtol=1e-10, atol=1e-12)
+    for kind, mine, theirs in (("gradient", ours[1], reference[1]), ("second order", ours[2], reference[2])):
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=f"{name}: {kind} of input {i}")
+
+
+_HOST_BUILDING_CASES = frozenset({"relu", "cross_entropy", "cross_entropy_weight_ignore"})
+"""Cases whose functions build tensors on the CPU (a target, a weight, a relu mask): not runnable on a device."""
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fused_matches_composed_on_a_device(name, device):
+    """Forward, the fused first-order kernels, and the differentiable second order, on an accelerator."""
+    if name in _HOST_BUILDING_CASES:
+        pytest.skip("the case builds tensors on the CPU")
+    fused, composed, shapes = CASES[name]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    for i, (a, b) in enumerate(zip(_first_order(fused, arrays, device=device), _first_order(composed, arrays))):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=f"{name}: gradient of input {i}")
+    ours, reference = _run(fused, arrays, device=device), _run(composed, arrays)
     np.testing.assert_allclose(ours[0], reference[0], rtol=1e-10, atol=1e-12)
     for kind, mine, theirs in (("gradient", ours[1], reference[1]), ("second order", ours[2], reference[2])):
         for i, (a, b) in enumerate(zip(mine, theirs)):
@@ -331,6 +357,13 @@ def test_fused_ops_match_torch(case, dtype):
     compare_with_torch(case, dtype)
 
 
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", TORCH_CASES, ids=str)
+def test_fused_ops_match_torch_on_a_device(case, device):
+    compare_with_torch(case, np.float64, device=device)
+
+
 def test_gqa_rejects_head_counts_that_do_not_divide():
     q, k = cr.ones(1, 4, 3, 2), cr.ones(1, 3, 3, 2)
     with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention: .*multiple of the key's \(3\)"):
@@ -340,8 +373,8 @@ def test_gqa_rejects_head_counts_that_do_not_divide():
 def test_float32_erf_path_is_float32_precise():
     x = np.linspace(-8, 8, 40001).astype(np.float32)
     expected = np.array([0.5 * math.erfc(-float(v) / math.sqrt(2)) for v in x])
-    np.testing.assert_allclose(_normal_cdf(x), expected, rtol=0, atol=3e-7)
-    assert _normal_cdf(x).dtype == np.float32
+    np.testing.assert_allclose(_normal_cdf(NUMPY, x), expected, rtol=0, atol=3e-7)
+    assert _normal_cdf(NUMPY, x).dtype == np.float32
 
 
 # --------------------------------------------------------------------------- dropout

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 from harness import Case, check_gradients, compare_with_torch, needs_torch, torch
 
 import chainrule as cr
@@ -80,6 +81,13 @@ def chunk_bytes(request, monkeypatch):
 @pytest.mark.parametrize("case", CONV_PATHS, ids=str)
 def test_conv_paths_match_torch(case, dtype, chunk_bytes):
     compare_with_torch(case, dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", CONV_PATHS, ids=str)
+def test_conv_paths_match_torch_on_accelerators(case, device, chunk_bytes):
+    compare_with_torch(case, np.float64, device=device)
 
 
 @pytest.mark.parametrize("case", CONV_PATHS, ids=str)

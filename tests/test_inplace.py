@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 from harness import Case, Const, check_gradients, compare_with_torch, needs_torch, torch
 
 import chainrule as cr
@@ -289,6 +290,31 @@ VIEW_CASES = [Case(f"in place through {name}", _through_view(fn), [(2, 3), (2, 3
 @pytest.mark.parametrize("case", CASES + VIEW_CASES, ids=str)
 def test_inplace_program_matches_torch(case):
     compare_with_torch(case)
+
+
+BUILDS_HOST_TENSORS = {
+    "setitem into a constant buffer",
+    "view of a constant buffer copy_",
+    "constant buffer += graph values",
+}
+"""Programs that make their buffer with ``lib.zeros`` (on the CPU) and write device values into it."""
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", CASES + VIEW_CASES, ids=str)
+def test_inplace_program_matches_torch_on_accelerators(case, device):
+    if case.name in BUILDS_HOST_TENSORS:
+        pytest.skip("the program makes a CPU buffer inside, which cannot take values from another device")
+    compare_with_torch(case, np.float64, device=device)
+
+
+@needs_torch
+def test_host_buffer_programs_do_meet_device_values_with_the_device_error():
+    """The programs skipped on accelerators fail there for the stated reason, not another."""
+    for case in (c for c in CASES if c.name in BUILDS_HOST_TENSORS):
+        with pytest.raises((RuntimeError, AssertionError), match="same device|output on cpu"):
+            compare_with_torch(case, np.float64, device="fake")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS, host
 from harness import TOLERANCES, needs_torch, torch
 
 import chainrule as cr
@@ -20,20 +21,20 @@ PADDING = np.array([[False, True, False, False, True], [False, False, False, Fal
 CAUSAL = np.triu(np.ones((TARGET, TARGET), dtype=bool), 1)
 
 
-def _to(lib, value, dtype):
+def _to(lib, value, dtype, device="cpu"):
     if not isinstance(value, np.ndarray):
         return value
     value = value.astype(dtype) if value.dtype.kind == "f" else value
-    return cr.tensor(value) if lib is cr else torch.tensor(value)
+    return cr.tensor(value, device=device) if lib is cr else torch.tensor(value)
 
 
-def _load(ours, theirs, dtype):
+def _load(ours, theirs, dtype, device="cpu"):
     if dtype == np.float64:
         theirs, ours = theirs.double(), ours.double()
     state = {key: value.detach().numpy() for key, value in theirs.state_dict().items()}
     assert list(ours.state_dict()) == list(state)
     ours.load_state_dict(state, strict=True)
-    return ours, theirs
+    return ours.to(device), theirs
 
 
 def _compare(our_out, their_out, our_leaves, their_leaves, ours, theirs, dtype, what):
@@ -46,17 +47,18 @@ def _compare(our_out, their_out, our_leaves, their_leaves, ours, theirs, dtype, 
             assert mine is None, f"{what}: output {i} should be None"
             continue
         assert mine.shape == tuple(ref.shape), f"{what}: output {i} shape {mine.shape} vs {tuple(ref.shape)}"
-        np.testing.assert_allclose(mine.detach().numpy(), ref.detach().numpy(), **tol, err_msg=f"{what}: output {i}")
+        assert mine.device == our_leaves[0].device, f"{what}: output {i} on {mine.device}"
+        np.testing.assert_allclose(host(mine), ref.detach().numpy(), **tol, err_msg=f"{what}: output {i}")
         weight = rng.standard_normal(mine.shape).astype(dtype)
-        our_loss = our_loss + (mine * cr.tensor(weight)).sum()
+        our_loss = our_loss + (mine * cr.tensor(weight, device=mine.device)).sum()
         their_loss = their_loss + (ref * torch.tensor(weight)).sum()
     our_loss.backward()
     their_loss.backward()
     for i, (mine, ref) in enumerate(zip(our_leaves, their_leaves)):
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of input {i}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of input {i}")
     for (name, mine), (_, ref) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert mine.grad is not None, f"{what}: {name} got no gradient"
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
 
 
 def _attention_inputs(options: dict, self_attention: bool, unbatched: bool, dtype):
@@ -78,17 +80,20 @@ def _attention_inputs(options: dict, self_attention: bool, unbatched: bool, dtyp
     ]
 
 
-def _run_attention(options, call, dtype=np.float64, self_attention=False, unbatched=False):
+def _run_attention(options, call, dtype=np.float64, self_attention=False, unbatched=False, device="cpu"):
     torch.manual_seed(0)
     ours, theirs = _load(
-        nn.MultiheadAttention(EMBED, HEADS, **options), torch.nn.MultiheadAttention(EMBED, HEADS, **options), dtype
+        nn.MultiheadAttention(EMBED, HEADS, **options),
+        torch.nn.MultiheadAttention(EMBED, HEADS, **options),
+        dtype,
+        device,
     )
     arrays = _attention_inputs(options, self_attention, unbatched, dtype)
-    our_leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
+    our_leaves = [cr.tensor(a, requires_grad=True, device=device) for a in arrays]
     their_leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
     our_qkv = our_leaves * 3 if self_attention else our_leaves  # the same tensor three times: the packed path
     their_qkv = their_leaves * 3 if self_attention else their_leaves
-    our_out = ours(*our_qkv, **{k: _to(cr, v, dtype) for k, v in call.items()})
+    our_out = ours(*our_qkv, **{k: _to(cr, v, dtype, device) for k, v in call.items()})
     their_out = theirs(*their_qkv, **{k: _to(torch, v, dtype) for k, v in call.items()})
     _compare(our_out, their_out, our_leaves, their_leaves, ours, theirs, dtype, f"{options} {sorted(call)}")
 
@@ -150,6 +155,24 @@ def test_unbatched_attention_matches_torch(options, call, self_attention):
 
 
 @needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=str)
+@pytest.mark.parametrize("call", list(CALLS.values()), ids=list(CALLS))
+def test_multihead_attention_on_a_device_matches_torch(options, call, device):
+    """The layer, its host masks and its gradients on an accelerator (the masks copied there)."""
+    _run_attention(options, call, device=device)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_causal_self_attention_on_a_device_matches_torch(need_weights, device):
+    call = {"attn_mask": CAUSAL, "is_causal": True, "need_weights": need_weights, "key_padding_mask": PADDING[:, :4]}
+    _run_attention({}, call, self_attention=True, device=device)
+    _run_attention({"batch_first": True}, {"need_weights": False}, np.float32, self_attention=True, device=device)
+
+
+@needs_torch
 @pytest.mark.parametrize("options", [{}, {"batch_first": True}], ids=str)
 def test_multihead_attention_float32(options):
     _run_attention(options, {"attn_mask": BOOL_MASK, "key_padding_mask": PADDING}, dtype=np.float32)
@@ -190,15 +213,15 @@ ENCODER_CALLS = {
 }
 
 
-def _run_encoder(make, call, dtype, batch_first):
+def _run_encoder(make, call, dtype, batch_first, device="cpu"):
     torch.manual_seed(0)
-    ours, theirs = _load(make(nn), make(torch.nn), dtype)
+    ours, theirs = _load(make(nn), make(torch.nn), dtype, device)
     ours.eval()
     theirs.eval()
     rng = np.random.default_rng(4)
     x = rng.standard_normal((BATCH, TARGET, 8) if batch_first else (TARGET, BATCH, 8)).astype(dtype)
-    our_x, their_x = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    our_out = ours(our_x, **{k: _to(cr, v, dtype) for k, v in call.items()})
+    our_x, their_x = cr.tensor(x, requires_grad=True, device=device), torch.tensor(x, requires_grad=True)
+    our_out = ours(our_x, **{k: _to(cr, v, dtype, device) for k, v in call.items()})
     their_out = theirs(their_x, **{k: _to(torch, v, dtype) for k, v in call.items()})
     _compare([our_out], [their_out], [our_x], [their_x], ours, theirs, dtype, f"encoder {sorted(call)}")
 
@@ -216,6 +239,17 @@ def test_transformer_encoder_layer_matches_torch_in_eval(norm_first, activation,
             )
 
         _run_encoder(make, call, dtype, batch_first)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("call", list(ENCODER_CALLS.values()), ids=list(ENCODER_CALLS))
+def test_transformer_encoder_layer_on_a_device_matches_torch(activation, call, device):
+    def make(lib):
+        return lib.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation=activation, norm_first=True)
+
+    _run_encoder(make, call, np.float64, False, device)
 
 
 @needs_torch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 from harness import Case, Const, check_gradients, compare_with_torch, needs_torch, torch
 
 import chainrule as cr
@@ -238,6 +239,13 @@ def test_matches_torch(case, dtype):
     compare_with_torch(case, dtype)
 
 
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", ACTIVATIONS + LOSSES + PRIMITIVES, ids=str)
+def test_matches_torch_on_a_device(case, device):
+    compare_with_torch(case, np.float64, device=device)
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -402,3 +410,31 @@ def test_functional_reaches_conv_and_pool():
         F.conv9d  # noqa: B018
     with pytest.raises(AttributeError):
         F.not_a_function  # noqa: B018
+
+
+ZERO_DIM_ACTIVATIONS = ["gelu", "silu", "softplus", "elu", "mish", "hardswish", "logsigmoid", "softmax", "log_softmax"]
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ZERO_DIM_ACTIVATIONS)
+def test_activations_of_a_zero_dim_tensor_match_torch(name, device):
+    def call(lib, t):
+        function = getattr(lib.nn.functional, name)
+        return function(t, 0) if "softmax" in name else function(t)
+
+    ours = cr.tensor(0.75, dtype=cr.float64, device=device, requires_grad=True)
+    theirs = torch.tensor(0.75, dtype=torch.float64, requires_grad=True)
+    y, u = call(cr, ours), call(torch, theirs)
+    y.backward()
+    u.backward()
+    assert y.shape == () and y.device.type == cr.device(device).type
+    np.testing.assert_allclose(y.item(), u.item(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad.item(), theirs.grad.item(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_a_class_target_on_another_device_names_both_devices(loss, accelerator):
+    logits = cr.randn(3, 4, device=accelerator)
+    with pytest.raises(RuntimeError, match=rf"{loss}: Expected all tensors to be on the same device.*{accelerator}.*cpu"):
+        getattr(F, loss)(logits, cr.tensor([0, 1, 2]))

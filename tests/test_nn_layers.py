@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from devices import host
 from harness import TOLERANCES, needs_torch, torch
 
 import chainrule as cr
@@ -32,10 +33,11 @@ def _torch_state_as_numpy(layer) -> dict:
     return {key: value.detach().numpy() for key, value in layer.state_dict().items()}
 
 
-def _make_pair(case: LayerCase, dtype):
+def _make_pair(case: LayerCase, dtype, device: str = "cpu"):
+    """Torch's layer and ours (moved to ``device``, then given torch's state: it must stay there)."""
     torch.manual_seed(0)
     theirs = (case.torch_make or case.make)(torch)
-    ours = case.make(cr)
+    ours = case.make(cr).to(device)
     if dtype == np.float64:
         theirs, ours = theirs.double(), ours.double()
     their_state = _torch_state_as_numpy(theirs)
@@ -46,46 +48,48 @@ def _make_pair(case: LayerCase, dtype):
         assert str(our_state[key].dtype) == str(value.dtype), f"{case}: {key} dtype"
     result = ours.load_state_dict(their_state, strict=True)
     assert result.missing_keys == [] and result.unexpected_keys == []
+    assert all(t.device.type == device for t in ours.state_dict().values()), f"{case}: state left {device}"
     ours.train(case.train)
     theirs.train(case.train)
     return ours, theirs
 
 
-def _inputs(case: LayerCase, dtype, seed=0):
+def _inputs(case: LayerCase, dtype, seed=0, device: str = "cpu"):
     rng = np.random.default_rng(seed)
     ours, theirs = [], []
     for spec in case.inputs:
         if isinstance(spec, np.ndarray):  # indices: passed as they are, never differentiated
-            ours.append(cr.tensor(spec))
+            ours.append(cr.tensor(spec, device=device))
             theirs.append(torch.tensor(spec))
         else:
             array = rng.standard_normal(spec).astype(dtype)
-            ours.append(cr.tensor(array, requires_grad=True))
+            ours.append(cr.tensor(array, requires_grad=True, device=device))
             theirs.append(torch.tensor(array, requires_grad=True))
     return ours, theirs
 
 
-def _check_step(case, dtype, ours, theirs, seed=0):
+def _check_step(case, dtype, ours, theirs, seed=0, device: str = "cpu"):
     tol = {k: v * case.tolerance_scale for k, v in TOLERANCES[dtype].items()}
-    our_inputs, their_inputs = _inputs(case, dtype, seed)
+    our_inputs, their_inputs = _inputs(case, dtype, seed, device)
     our_out = ours(*our_inputs)
     their_out = theirs(*their_inputs)
     assert tuple(our_out.shape) == tuple(their_out.shape), f"{case}: output shape"
     assert str(our_out.dtype) == str(their_out.dtype).replace("torch.", "")
-    np.testing.assert_allclose(our_out.detach().numpy(), their_out.detach().numpy(), **tol, err_msg=f"{case}: forward")
+    assert our_out.device.type == device, f"{case}: output on {our_out.device}"
+    np.testing.assert_allclose(host(our_out), their_out.detach().numpy(), **tol, err_msg=f"{case}: forward")
     weights = np.random.default_rng(seed + 1).standard_normal(tuple(our_out.shape)).astype(dtype)
-    (our_out * cr.tensor(weights)).sum().backward()
+    (our_out * cr.tensor(weights, device=device)).sum().backward()
     (their_out * torch.tensor(weights)).sum().backward()
     for i, (mine, ref) in enumerate(zip(our_inputs, their_inputs)):
         if ref.requires_grad:
-            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{case}: input {i} grad")
+            np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{case}: input {i} grad")
     their_params = dict(theirs.named_parameters())
     our_params = dict(ours.named_parameters())
     assert list(our_params) == list(their_params)
     for name, ref in their_params.items():
         mine = our_params[name]
         assert mine.grad is not None, f"{case}: {name} got no gradient"
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{case}: grad of {name}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{case}: grad of {name}")
 
 
 def _torch_residual(torch_module_factory):
@@ -222,18 +226,18 @@ DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float6
 @needs_torch
 @DTYPES
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_layer_matches_torch(case, dtype):
-    ours, theirs = _make_pair(case, dtype)
-    _check_step(case, dtype, ours, theirs)
+def test_layer_matches_torch(case, dtype, device):
+    ours, theirs = _make_pair(case, dtype, device)
+    _check_step(case, dtype, ours, theirs, device=device)
 
 
 @needs_torch
 @needs_conv
 @DTYPES
 @pytest.mark.parametrize("case", _CONV_CASES, ids=str)
-def test_conv_and_pool_layers_match_torch(case, dtype):
-    ours, theirs = _make_pair(case, dtype)
-    _check_step(case, dtype, ours, theirs)
+def test_conv_and_pool_layers_match_torch(case, dtype, device):
+    ours, theirs = _make_pair(case, dtype, device)
+    _check_step(case, dtype, ours, theirs, device=device)
 
 
 @needs_torch
@@ -248,20 +252,20 @@ def test_conv_and_pool_layers_match_torch(case, dtype):
     ],
     ids=["bn1d", "bn1d_cumulative", "bn2d_momentum", "bn2d_no_affine"],
 )
-def test_batch_norm_running_stats_follow_torch(make, shape, dtype):
+def test_batch_norm_running_stats_follow_torch(make, shape, dtype, device):
     case = LayerCase("batch_norm_steps", make, [shape])
-    ours, theirs = _make_pair(case, dtype)
+    ours, theirs = _make_pair(case, dtype, device)
     tol = TOLERANCES[dtype]
     for step in range(4):
-        _check_step(case, dtype, ours, theirs, seed=step)
+        _check_step(case, dtype, ours, theirs, seed=step, device=device)
     for key, value in theirs.state_dict().items():
-        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), **tol, err_msg=key)
+        np.testing.assert_allclose(host(ours.state_dict()[key]), value.numpy(), **tol, err_msg=key)
     assert ours.num_batches_tracked.item() == 4 and ours.num_batches_tracked.dtype == cr.int64
     ours.eval()
     theirs.eval()
-    _check_step(case, dtype, ours, theirs, seed=10)
+    _check_step(case, dtype, ours, theirs, seed=10, device=device)
     # Evaluation leaves the running statistics alone.
-    np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), **tol)
+    np.testing.assert_allclose(host(ours.running_mean), theirs.running_mean.numpy(), **tol)
 
 
 def test_batch_norm_checks_its_input():

@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from devices import host
 from harness import needs_torch, torch
 
 import chainrule as cr
@@ -237,6 +238,26 @@ def test_deepcopy_and_pickle_give_independent_models():
     net.eval()
     restored.eval()
     np.testing.assert_allclose(restored(x).detach().numpy(), net(x).detach().numpy())
+
+
+def test_a_device_model_moves_copies_and_loads_on_its_device(device):
+    net = Net()
+    weight = net.head.weight
+    net.to(device)
+    assert net.head.weight is weight and net.counter.device.type == device == weight.device.type
+    assert net.not_a_parameter.device.type == "cpu"  # a plain attribute is not the module's to move
+    x = cr.randn(3, 4, device=device)
+    net(x).sum().backward()
+    clone = copy.deepcopy(net)
+    assert clone.head.weight.device == weight.device and clone.head.weight.grad.device == weight.device
+    with cr.no_grad():
+        clone.head.weight.fill_(0.0)
+    assert host(net.head.weight).any()
+    on_cpu = Net()
+    on_cpu.load_state_dict(net.state_dict())  # device tensors as values: copied to the host
+    net.load_state_dict(Net().state_dict())  # host values: copied onto the device
+    assert on_cpu.head.weight.device.type == "cpu" and net.head.weight.device.type == device
+    assert net.cpu().head.weight.device.type == "cpu" and net.head.weight.grad.device.type == "cpu"
 
 
 def test_forward_hooks():

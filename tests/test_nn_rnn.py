@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from devices import host
 from harness import TOLERANCES, needs_torch, torch
 
 import chainrule as cr
@@ -23,12 +24,12 @@ KINDS = {
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
 
-def _pair(kind: str, dtype, **options):
-    """Our layer and PyTorch's with the same parameters (loaded from PyTorch's state_dict, strict)."""
+def _pair(kind: str, dtype, device: str = "cpu", **options):
+    """Our layer (on ``device``) and PyTorch's with the same parameters (loaded from PyTorch's state_dict, strict)."""
     class_name, extra = KINDS[kind]
     torch.manual_seed(0)
     theirs = getattr(torch.nn, class_name)(FEATURES, HIDDEN, **extra, **options)
-    ours = getattr(nn, class_name)(FEATURES, HIDDEN, **extra, **options)
+    ours = getattr(nn, class_name)(FEATURES, HIDDEN, **extra, **options).to(device)
     if dtype == np.float64:
         theirs, ours = theirs.double(), ours.double()
     state = {key: value.detach().numpy() for key, value in theirs.state_dict().items()}
@@ -39,8 +40,8 @@ def _pair(kind: str, dtype, **options):
     return ours, theirs
 
 
-def _leaf_pair(array):
-    return cr.tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
+def _leaf_pair(array, device: str = "cpu"):
+    return cr.tensor(array, requires_grad=True, device=device), torch.tensor(array, requires_grad=True)
 
 
 def _flat_outputs(result) -> list:
@@ -48,11 +49,11 @@ def _flat_outputs(result) -> list:
     return [output, *state] if isinstance(state, tuple) else [output, state]
 
 
-def _compare_run(ours, theirs, x, states, dtype, what: str) -> None:
+def _compare_run(ours, theirs, x, states, dtype, what: str, device: str = "cpu") -> None:
     """Forward both; compare outputs and final states, then every input, state and parameter gradient."""
     tol = TOLERANCES[dtype]
-    our_x, their_x = _leaf_pair(x)
-    pairs = [_leaf_pair(s) for s in states]
+    our_x, their_x = _leaf_pair(x, device)
+    pairs = [_leaf_pair(s, device) for s in states]
     our_hx = their_hx = None
     if pairs:
         our_hx = tuple(p[0] for p in pairs) if len(pairs) == 2 else pairs[0][0]
@@ -64,17 +65,18 @@ def _compare_run(ours, theirs, x, states, dtype, what: str) -> None:
     for i, (mine, ref) in enumerate(zip(our_out, their_out)):
         assert mine.shape == tuple(ref.shape), f"{what}: output {i} shape {mine.shape} vs {tuple(ref.shape)}"
         assert mine.dtype == dtype
-        np.testing.assert_allclose(mine.detach().numpy(), ref.detach().numpy(), **tol, err_msg=f"{what}: output {i}")
+        assert mine.device.type == device, f"{what}: output {i} on {mine.device}"
+        np.testing.assert_allclose(host(mine), ref.detach().numpy(), **tol, err_msg=f"{what}: output {i}")
         weight = rng.standard_normal(mine.shape).astype(dtype)
-        our_loss = our_loss + (mine * cr.tensor(weight)).sum()
+        our_loss = our_loss + (mine * cr.tensor(weight, device=device)).sum()
         their_loss = their_loss + (ref * torch.tensor(weight)).sum()
     our_loss.backward()
     their_loss.backward()
     for name, mine, ref in [("input", our_x, their_x), *((f"state {i}", *p) for i, p in enumerate(pairs))]:
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
     for (name, mine), (_, ref) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert mine.grad is not None, f"{what}: {name} got no gradient"
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{what}: grad of {name}")
 
 
 def _states(kind: str, layers: int, unbatched: bool, rng) -> list:
@@ -94,13 +96,15 @@ _GRID += [(1, False, True, False, np.float32), (2, True, False, True, np.float32
     _GRID,
     ids=[f"L{c[0]}-bi{c[1]:d}-bf{c[2]:d}-h0{c[3]:d}-{c[4].__name__}" for c in _GRID],
 )
-def test_recurrent_layers_match_torch(kind, num_layers, bidirectional, batch_first, with_state, dtype):
-    ours, theirs = _pair(kind, dtype, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
+def test_recurrent_layers_match_torch(kind, num_layers, bidirectional, batch_first, with_state, dtype, device):
+    ours, theirs = _pair(
+        kind, dtype, device, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first
+    )
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, SEQ, FEATURES) if batch_first else (SEQ, BATCH, FEATURES)).astype(dtype)
     layers = num_layers * (2 if bidirectional else 1)
     states = [s.astype(dtype) for s in _states(kind, layers, False, rng)] if with_state else []
-    _compare_run(ours, theirs, x, states, dtype, f"{kind} {num_layers=} {bidirectional=} {batch_first=}")
+    _compare_run(ours, theirs, x, states, dtype, f"{kind} {num_layers=} {bidirectional=} {batch_first=}", device)
 
 
 @needs_torch
@@ -131,18 +135,19 @@ def test_no_bias_and_eval_dropout_match_torch(kind):
 @DTYPES
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("batched, with_state", [(True, True), (True, False), (False, True)])
-def test_cells_match_torch(kind, batched, with_state, dtype):
+def test_cells_match_torch(kind, batched, with_state, dtype, device):
     class_name, extra = KINDS[kind]
     torch.manual_seed(0)
     theirs = getattr(torch.nn, class_name + "Cell")(FEATURES, HIDDEN, **extra)
-    ours = getattr(nn, class_name + "Cell")(FEATURES, HIDDEN, **extra)
+    ours = getattr(nn, class_name + "Cell")(FEATURES, HIDDEN, **extra).to(device)
     if dtype == np.float64:
         theirs, ours = theirs.double(), ours.double()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()}, strict=True)
     rng = np.random.default_rng(4)
     lead = (BATCH,) if batched else ()
-    our_x, their_x = _leaf_pair(rng.standard_normal(lead + (FEATURES,)).astype(dtype))
-    pairs = [_leaf_pair(rng.standard_normal(lead + (HIDDEN,)).astype(dtype)) for _ in range(2 if kind == "lstm" else 1)]
+    our_x, their_x = _leaf_pair(rng.standard_normal(lead + (FEATURES,)).astype(dtype), device)
+    states = [rng.standard_normal(lead + (HIDDEN,)).astype(dtype) for _ in range(2 if kind == "lstm" else 1)]
+    pairs = [_leaf_pair(state, device) for state in states]
     our_hx = their_hx = None
     if with_state:
         our_hx = tuple(p[0] for p in pairs) if kind == "lstm" else pairs[0][0]
@@ -152,15 +157,16 @@ def test_cells_match_torch(kind, batched, with_state, dtype):
     their_out = list(their_out) if kind == "lstm" else [their_out]
     tol = TOLERANCES[dtype]
     for mine, ref in zip(our_out, their_out):
-        np.testing.assert_allclose(mine.detach().numpy(), ref.detach().numpy(), **tol)
+        assert mine.device.type == device
+        np.testing.assert_allclose(host(mine), ref.detach().numpy(), **tol)
     sum((y * (i + 1)).sum() for i, y in enumerate(our_out)).backward()
     sum((y * (i + 1)).sum() for i, y in enumerate(their_out)).backward()
-    np.testing.assert_allclose(our_x.grad.numpy(), their_x.grad.numpy(), **tol)
+    np.testing.assert_allclose(host(our_x.grad), their_x.grad.numpy(), **tol)
     if with_state:
         for mine, ref in pairs:
-            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol)
+            np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol)
     for mine, ref in zip(ours.parameters(), theirs.parameters()):
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **tol)
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol)
 
 
 # --------------------------------------------------------------------------- no PyTorch needed below

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 from harness import Case, Const, check_gradients, compare_with_torch, needs_torch
+
+import chainrule as cr
 
 idx_repeat = Const(np.array([0, 2, 2, 1, 0]))
 mask_34 = Const(np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]]))
@@ -145,3 +150,32 @@ def test_matches_torch(case, dtype):
 @pytest.mark.parametrize("case", [c for c in CASES if c.name not in NON_DIFFERENTIABLE], ids=str)
 def test_gradcheck(case):
     check_gradients(case, second_order=True)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_matches_torch_on_accelerators(case, device):
+    compare_with_torch(case, np.float64, device=device)
+
+
+INDEX_OPS = {
+    "gather": lambda x, i: cr.gather(x, 1, i),
+    "scatter_add": lambda x, i: cr.scatter_add(x, 1, i, x),
+    "scatter": lambda x, i: cr.scatter(x, 1, i, x),
+    "scatter_reduce": lambda x, i: cr.scatter_reduce(x, 1, i, x, "amax"),
+    "index_select": lambda x, i: cr.index_select(x, 1, i[0]),
+    "index_add": lambda x, i: cr.index_add(x, 1, i[0], x),
+    "take": lambda x, i: cr.take(x, i),
+    "take_along_dim": lambda x, i: cr.take_along_dim(x, i, 1),
+}
+
+
+@pytest.mark.parametrize("devices", [("fake", "cpu"), ("cpu", "fake"), ("fake:0", "fake:1")], ids="-".join)
+@pytest.mark.parametrize("op", INDEX_OPS.values(), ids=INDEX_OPS.keys())
+def test_index_ops_refuse_an_index_on_another_device_naming_both(op, devices):
+    x = cr.ones(2, 3, device=devices[0], requires_grad=True)
+    index = cr.tensor([[0, 2, 1], [1, 1, 0]], device=devices[1])
+    both = f"{x.device} and {index.device}"
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device.*" + re.escape(both)):
+        op(x, index)

@@ -83,8 +83,8 @@ def set_gradients(lib, params: list, skip_last: bool) -> None:
         if skip_last and i == len(params) - 1:
             p.grad = None  # a parameter without a gradient is left alone
             continue
-        values = p.detach().numpy()
-        p.grad = lib.tensor(gradient_of(values, i))
+        values = p.detach().cpu().numpy()
+        p.grad = lib.tensor(gradient_of(values, i), device=p.device)
 
 
 def run_steps(lib, opt, params: list, steps: int, scheduler=None) -> None:
@@ -95,12 +95,12 @@ def run_steps(lib, opt, params: list, steps: int, scheduler=None) -> None:
             scheduler.step()
 
 
-def tensors(lib, arrays: list[np.ndarray]) -> list:
-    return [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+def tensors(lib, arrays: list[np.ndarray], device: str = "cpu") -> list:
+    return [lib.tensor(a.copy(), requires_grad=True, device=device) for a in arrays]
 
 
 def values(params: list) -> list[np.ndarray]:
-    return [p.detach().numpy().copy() for p in params]
+    return [p.detach().cpu().numpy().copy() for p in params]
 
 
 TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
@@ -109,17 +109,19 @@ TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_trajectory_matches_torch(case, dtype):
+def test_trajectory_matches_torch(case, dtype, device):
+    """Our trajectory on each device against PyTorch's on the CPU."""
     _, name, options = case
     arrays = initial_arrays(dtype)
-    ours, theirs = tensors(cr, arrays), tensors(torch, arrays)
+    ours, theirs = tensors(cr, arrays, device), tensors(torch, arrays)
     our_opt, their_opt = make_optimizer(cr, name, options, ours), make_optimizer(torch, name, options, theirs)
     run_steps(cr, our_opt, ours, STEPS)
     run_steps(torch, their_opt, theirs, STEPS)
     for i, (mine, ref) in enumerate(zip(ours, theirs)):
         assert mine.dtype == dtype, f"parameter {i} became {mine.dtype}"
+        assert mine.device.type == device, f"parameter {i} left {device} for {mine.device}"
         np.testing.assert_allclose(
-            mine.detach().numpy(), ref.detach().numpy(), **TOLERANCES[dtype], err_msg=f"param {i}"
+            mine.detach().cpu().numpy(), ref.detach().numpy(), **TOLERANCES[dtype], err_msg=f"param {i}"
         )
     # The parameters moved: the comparison is not of two untouched copies.
     assert not np.allclose(values(ours)[0], arrays[0])

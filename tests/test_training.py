@@ -208,6 +208,16 @@ def test_evaluate_and_correct_predictions():
     assert model.training  # restored
 
 
+def test_evaluate_on_a_device_gives_the_cpu_metrics(device):
+    data = datasets.moons(n=50, seed=0)
+    cr.manual_seed(0)
+    model = cr.nn.Linear(2, 2)
+    expected = evaluate(model, DataLoader(data, batch_size=20), cr.nn.CrossEntropyLoss())
+    got = evaluate(model.to(device), DataLoader(data, batch_size=20), cr.nn.CrossEntropyLoss(), device)
+    assert got["samples"] == 50 and got["accuracy"] == expected["accuracy"]
+    assert got["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+
+
 def test_progress_reporters(monkeypatch):
     stream = io.StringIO()
     assert isinstance(make_progress("auto", stream), LineProgress)  # not a terminal

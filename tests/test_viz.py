@@ -16,8 +16,9 @@ import pytest
 import chainrule as cr
 import chainrule.nn as nn
 from chainrule import viz
+from chainrule.cli import main as cli_main
+from chainrule.cli import viz as viz_cli
 from chainrule.viz import autograd_graph
-from chainrule.viz import cli as viz_cli
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
@@ -491,17 +492,14 @@ def test_cli_plot_redraws_the_curves(metrics_log, capsys):
     assert png_size(metrics_log / "redrawn" / "training_curves.png") == (1200, 400)
 
 
-def test_cli_main_defaults_to_graph(capsys):
-    assert viz_cli.main(["--model", "mlp", "--input-shape", "1,4", "--classes", "2"]) == 0
+def test_cli_graph_prints_dot_without_out(capsys):
+    assert cli_main(["graph", "--model", "mlp", "--input-shape", "1,4", "--classes", "2"]) == 0
     assert capsys.readouterr().out.startswith('digraph "chainrule"')
 
 
-def test_cli_builds_a_small_mlp_without_chainrule_models(monkeypatch):
-    monkeypatch.setitem(sys.modules, "chainrule.models", None)  # as if the package were missing
-    model = viz_cli.build_model("mlp", in_features=6, classes=3)
-    assert model(cr.randn(2, 6)).shape == (2, 3)
-    with pytest.raises(viz_cli._UsageError, match="only 'mlp'"):
-        viz_cli.build_model("lenet5")
+def test_cli_unknown_model_is_a_usage_error(capsys):
+    assert cli_main(["summary", "--model", "no-such-model"]) == 2
+    assert capsys.readouterr().err.startswith("chainrule summary: error: cannot build model 'no-such-model'")
 
 
 def test_plots_without_matplotlib_say_how_to_install_it(monkeypatch):

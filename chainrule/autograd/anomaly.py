@@ -14,6 +14,7 @@ class detect_anomaly:
     (stricter than PyTorch, which checks backward only). A backward failure
     also shows where the op was called in the forward pass.
 
+        >>> import chainrule as cr
         >>> with cr.autograd.detect_anomaly():
         ...     cr.log(cr.tensor([-1.0]))
         Traceback (most recent call last):
@@ -42,8 +43,25 @@ class detect_anomaly:
 
 
 def set_detect_anomaly(mode: bool) -> None:
+    """Turn the NaN/Inf checks of ``detect_anomaly`` on or off for the whole process.
+
+    >>> import chainrule as cr
+    >>> cr.autograd.set_detect_anomaly(True)
+    >>> cr.autograd.is_anomaly_enabled()
+    True
+    >>> cr.autograd.set_detect_anomaly(False)
+    """
     GradMode.anomaly = bool(mode)
 
 
 def is_anomaly_enabled() -> bool:
+    """Whether the NaN/Inf checks of ``detect_anomaly`` are on (False by default).
+
+    >>> import chainrule as cr
+    >>> cr.autograd.is_anomaly_enabled()
+    False
+    >>> with cr.autograd.detect_anomaly():
+    ...     cr.autograd.is_anomaly_enabled()
+    True
+    """
     return GradMode.anomaly

@@ -39,9 +39,36 @@ def queue_callback(callback) -> None:
 
 
 def backward(tensors: Sequence[Tensor], grad_tensors=None, retain_graph=None, create_graph=False) -> None:
-    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on.
+
+    ``tensors`` is one tensor or a sequence; ``grad_tensors`` one gradient per tensor (None for a one-element tensor).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.autograd.backward([(x * x).sum(), (3 * x).sum()])
+    >>> x.grad
+    tensor([5., 7.], shape=(2,), dtype=float32)
+    """
     roots = _roots(tensors, grad_tensors, "backward")
     _run(roots, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph)
+
+
+def tensor_backward(self: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """``Tensor.backward``: accumulate d(self)/d(leaf), times ``gradient``, into ``.grad`` of every leaf that requires grad.
+
+    ``gradient`` may be omitted for a one-element tensor (it is then 1).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad
+    tensor([2., 4.], shape=(2,), dtype=float32)
+    >>> y = x * 3
+    >>> y.backward(cr.tensor([1.0, 0.0]))
+    >>> x.grad
+    tensor([5., 4.], shape=(2,), dtype=float32)
+    """
+    backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -49,6 +76,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     With ``create_graph=True`` the returned gradients are part of a graph and can
     be differentiated again (Hessian-vector products, gradient penalties).
+
+    Returns a tuple with one gradient per input (each of that input's shape).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = cr.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    >>> g
+    tensor([ 3., 12.], shape=(2,), dtype=float32, grad_fn=<PowScalarBackwardBackward>)
+    >>> cr.autograd.grad(g.sum(), x)
+    (tensor([ 6., 12.], shape=(2,), dtype=float32),)
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single_input = isinstance(inputs, Tensor)

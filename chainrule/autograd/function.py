@@ -110,7 +110,24 @@ class Node:
 
 
 class Op(Node):
-    """A primitive whose ``forward`` computes on arrays (see the module docstring)."""
+    """A primitive whose ``forward`` computes on arrays (see the module docstring).
+
+    >>> import chainrule as cr
+    >>> from chainrule.autograd import Op
+    >>> class Square(Op):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * grad
+    >>> x = cr.tensor([3.0], requires_grad=True)
+    >>> Square.apply(x).backward()
+    >>> x.grad
+    tensor([6.], shape=(1,), dtype=float32)
+    """
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -177,6 +194,21 @@ class Function(Node):
                 return 3 * x ** 2 * grad
 
         y = Cube.apply(x)
+
+    >>> import chainrule as cr
+    >>> class Cube(cr.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * grad
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    tensor([ 3., 12.], shape=(2,), dtype=float32)
     """
 
     @classmethod

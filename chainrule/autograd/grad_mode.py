@@ -58,11 +58,30 @@ GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops record a graph now in this thread: False inside ``no_grad``, True by default.
+
+    >>> import chainrule as cr
+    >>> cr.is_grad_enabled()
+    True
+    >>> with cr.no_grad():
+    ...     cr.is_grad_enabled()
+    False
+    """
     return GradMode.enabled
 
 
 class set_grad_enabled:
-    """Context manager and decorator that sets graph recording to ``mode``."""
+    """Context manager and decorator that sets graph recording to ``mode``.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> _ = cr.set_grad_enabled(False)  # a plain call takes effect at once
+    >>> (x * 2).requires_grad
+    False
+    >>> _ = cr.set_grad_enabled(True)
+    >>> (x * 2).requires_grad
+    True
+    """
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -72,7 +91,8 @@ class set_grad_enabled:
             GradMode.enabled = self.mode
 
     def __enter__(self):
-        self.previous = GradMode.enabled
+        if type(self) is not set_grad_enabled:  # the plain class recorded the state before its call
+            self.previous = GradMode.enabled
         GradMode.enabled = self.mode
         return self
 
@@ -93,7 +113,17 @@ class set_grad_enabled:
 
 
 class no_grad(set_grad_enabled):
-    """Ops inside do not record a graph; their results do not require grad."""
+    """Ops inside do not record a graph; their results do not require grad.
+
+    ``inference_mode`` is the same class. Also a decorator: ``@cr.no_grad()``.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     def __init__(self):
         super().__init__(False)
@@ -103,7 +133,16 @@ class no_grad(set_grad_enabled):
 
 
 class enable_grad(set_grad_enabled):
-    """Turn recording back on inside a ``no_grad`` region."""
+    """Turn recording back on inside a ``no_grad`` region.
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     with cr.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
 
     def __init__(self):
         super().__init__(True)

@@ -11,7 +11,25 @@ from chainrule.tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
-    """Raised when an analytic gradient disagrees with finite differences."""
+    """Raised when an analytic gradient disagrees with finite differences.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    >>> class WrongSquare(cr.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return x * grad
+    >>> try:
+    ...     cr.autograd.gradcheck(WrongSquare.apply, (x,))
+    ... except cr.autograd.GradcheckError:
+    ...     print("caught")
+    caught
+    """
 
 
 def _as_tuple(value) -> tuple:
@@ -94,6 +112,11 @@ def gradcheck(
     ``inputs``: a tensor or tuple; those with ``requires_grad`` must be float64.
     Raises GradcheckError naming the input and the worst element otherwise
     (or returns False when ``raise_exception=False``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.5, 2.0], dtype=cr.float64, requires_grad=True)
+    >>> cr.autograd.gradcheck(lambda t: (t.exp() * t).sum(), (x,))
+    True
     """
     inputs = _as_tuple(inputs)
     numerical = numerical_jacobian(fn, inputs, eps)
@@ -122,7 +145,13 @@ def gradgradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
 ) -> bool:
-    """Check second derivatives: gradcheck of (inputs, v) -> v^T J(inputs) built with create_graph."""
+    """Check second derivatives: gradcheck of (inputs, v) -> v^T J(inputs) built with create_graph.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.5, 2.0], dtype=cr.float64, requires_grad=True)
+    >>> cr.autograd.gradgradcheck(lambda t: t.sin() * t, (x,))
+    True
+    """
     inputs = _as_tuple(inputs)
     chosen = [x for _, x in _differentiable_inputs(inputs)]
     if grad_outputs is None:

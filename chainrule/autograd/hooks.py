@@ -109,6 +109,18 @@ def _node_hooks(node) -> TensorHooks:
 
 
 def register_hook(tensor: Tensor, hook) -> RemovableHandle:
+    """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces the gradient.
+
+    Returns a handle whose ``remove()`` unregisters the hook (``Tensor.register_hook``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> handle = x.register_hook(lambda grad: grad * 10)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([20., 40.], shape=(2,), dtype=float32)
+    >>> handle.remove()
+    """
     if not tensor._requires_grad:
         raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
     if not callable(hook):
@@ -123,6 +135,16 @@ def register_hook(tensor: Tensor, hook) -> RemovableHandle:
 
 
 def register_post_accumulate_grad_hook(tensor: Tensor, hook) -> RemovableHandle:
+    """On a leaf: call ``hook(tensor)`` each time backward has accumulated a gradient into ``.grad``.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0], requires_grad=True)
+    >>> seen = []
+    >>> _ = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.item()))
+    >>> (3 * w).sum().backward()
+    >>> seen
+    [3.0]
+    """
     if tensor.grad_fn is not None:
         raise RuntimeError(
             "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf tensors"
@@ -146,6 +168,16 @@ def _leaf_hooks(tensor: Tensor) -> LeafHooks:
 
 
 def retain_grad(tensor: Tensor) -> None:
+    """Keep this non-leaf's gradient in ``.grad`` after backward (accumulating); a no-op on leaves.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * 3
+    >>> y.retain_grad()
+    >>> (y * y).sum().backward()
+    >>> y.grad
+    tensor([ 6., 12.], shape=(2,), dtype=float32)
+    """
     if not tensor._requires_grad:
         raise RuntimeError("retain_grad: can't retain_grad on a Tensor that has requires_grad=False")
     if tensor.grad_fn is not None:
@@ -153,6 +185,16 @@ def retain_grad(tensor: Tensor) -> None:
 
 
 def retains_grad(tensor: Tensor) -> bool:
+    """Whether ``retain_grad`` was called on this non-leaf (``Tensor.retains_grad``).
+
+    >>> import chainrule as cr
+    >>> y = cr.ones(1, requires_grad=True) * 2
+    >>> y.retains_grad
+    False
+    >>> y.retain_grad()
+    >>> y.retains_grad
+    True
+    """
     node = tensor.grad_fn
     if node is None or node.hooks is None:
         return False

@@ -54,18 +54,6 @@ def public_name(default: str, skip: int = 1) -> str:
     return found or default
 
 
-def rename_error(exc: Exception, internal: str, public: str) -> Exception:
-    """The same kind of error, with its leading ``internal:`` replaced by ``public:``."""
-    message = str(exc)
-    if public == internal or message.startswith(f"{public}:"):
-        return exc
-    if message.startswith(f"{internal}:"):
-        message = message[len(internal) + 1 :].lstrip()
-    renamed = type(exc)(f"{public}: {message}")
-    renamed.__cause__ = exc.__cause__
-    return renamed
-
-
 def named(function, name: str):
     """``function`` (made by a factory) renamed ``name``, in its code too, so errors and tracebacks show it."""
     function.__name__ = function.__qualname__ = name

@@ -26,6 +26,12 @@ class Device:
     means the current CUDA device). A bare int ``n`` means accelerator ``n``
     ("cuda:n"). Unlike ``torch.device``, a Device also compares equal to its
     string: ``Device("cuda:0") == "cuda:0"``.
+
+    >>> import chainrule as cr
+    >>> cr.device("cuda:1")
+    device(type='cuda', index=1)
+    >>> cr.device("cpu") == "cpu", cr.device("cuda", 0).index
+    (True, 0)
     """
 
     __slots__ = ("type", "index")

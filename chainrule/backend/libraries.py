@@ -26,6 +26,8 @@ class ArrayLibrary:
 
     device_type = ""
     array_type: type | None = None
+    cache_blocking = False
+    """Whether a long elementwise chain runs faster evaluated block by block, its temporaries in cache (host CPUs)."""
 
     @property
     def xp(self):
@@ -62,11 +64,52 @@ class ArrayLibrary:
 
     def scatter_add(self, out, index, values) -> None:
         """``out[index] += values`` with repeated indices accumulated (NumPy's ``add.at``)."""
-        self.xp.add.at(out, index, values)
+        self.scatter_reduce(out, index, values, "add")
+
+    ATOMIC_DTYPES = {
+        "add": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float16 float32 float64".split())),
+        "maximum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
+        "minimum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
+    }
+    """The dtypes for which CuPy's ``ufunc.at`` is used, per ufunc (its atomic operations); others are sorted.
+
+    Read off CuPy 14.2 on an H200: it has no ``multiply.at``, no ``add.at`` for
+    complex or 8/16-bit ints, and its float64 ``maximum.at``/``minimum.at`` round
+    the values to float32.
+    """
+
+    def scatter_reduce(self, out, index, values, reduction: str) -> None:
+        """``out[index] = reduction(out[index], values)`` with repeated targets all combined (NumPy's ``ufunc.at``).
+
+        ``reduction`` names a ufunc: "add", "multiply", "maximum" or "minimum".
+        Where the library has no ``ufunc.at`` for it and ``out``'s dtype, the
+        values are sorted by target and combined (``_scatter_reduce_by_sorting``).
+        """
+        if np.dtype(out.dtype) in self.ATOMIC_DTYPES.get(reduction, ()):
+            getattr(self.xp, reduction).at(out, index, values)
+        else:
+            _scatter_reduce_by_sorting(self.xp, out, index, values, reduction)
+
+    def read_only(self, array):
+        """``array``, marked read-only where the library has that flag (NumPy); device arrays come back as they are."""
+        return array
+
+    def errstate(self, **settings):
+        """A context for NumPy's floating-point error handling (``numpy.errstate``); device libraries never warn."""
+        return contextlib.nullcontext()
 
     def fuse(self, function):
         """``function`` of arrays and numbers, compiled into one elementwise kernel where the library can."""
         return function
+
+    in_place_chains = False
+    """Whether an elementwise chain runs fastest as in-place passes over one buffer (NumPy: no temporaries)
+    rather than as one expression given to :meth:`fused` (device libraries: one kernel launch)."""
+
+    def fused(self, kernel_of):
+        """``fuse(kernel_of(self))``, made once per library: ``kernel_of`` returns an elementwise function (a
+        ``def``: CuPy names the kernel after it) written against ``self.xp`` and ``self.special()``."""
+        return _fused_kernel(self, kernel_of)
 
     def generator(self, seed: int, index):
         """A random generator on device ``index`` with NumPy's Generator methods (random, standard_normal, integers)."""
@@ -76,11 +119,22 @@ class ArrayLibrary:
         """Wait for the work queued on device ``index``."""
 
     def memory_stats(self, index) -> dict:
-        """``allocated`` and ``reserved`` bytes on device ``index``."""
-        return {"allocated": 0, "reserved": 0}
+        """``allocated`` and ``reserved`` bytes on device ``index``, and the most of each held at once
+        (``peak_allocated``, ``peak_reserved``) since the library loaded or :meth:`reset_peak_memory`."""
+        return {"allocated": 0, "reserved": 0, "peak_allocated": 0, "peak_reserved": 0}
+
+    def reset_peak_memory(self, index) -> None:
+        """Start the peaks of :meth:`memory_stats` over from what device ``index`` holds now."""
 
     def empty_cache(self) -> None:
         """Return cached, unused device memory to the system."""
+
+    def set_current_index(self, index) -> None:
+        """Make device ``index`` the one new arrays go to from now on (``cudaSetDevice``)."""
+
+    def device_name(self, index) -> str:
+        """The device's product name (e.g. "NVIDIA H200")."""
+        return self.device_type
 
 
 # ---------------------------------------------------------------------- NumPy
@@ -92,10 +146,10 @@ class _ScalarSpecial:
         self._erfc = np.frompyfunc(math.erfc, 1, 1)
 
     def erf(self, x):
-        return self._erf(x).astype(x.dtype)
+        return np.asarray(self._erf(x)).astype(x.dtype)  # a 0-d input gives a Python float
 
     def erfc(self, x):
-        return self._erfc(x).astype(x.dtype)
+        return np.asarray(self._erfc(x)).astype(x.dtype)
 
     def __getattr__(self, name):
         raise ImportError(f"{name} needs SciPy on the CPU: pip install scipy")
@@ -105,6 +159,8 @@ class NumPyLibrary(ArrayLibrary):
     device_type = "cpu"
     array_type = np.ndarray
     xp = np
+    cache_blocking = True
+    in_place_chains = True
 
     def from_host(self, array, index):
         return array
@@ -123,6 +179,16 @@ class NumPyLibrary(ArrayLibrary):
     def generator(self, seed, index):
         return np.random.Generator(np.random.PCG64(seed))
 
+    def scatter_reduce(self, out, index, values, reduction):
+        getattr(np, reduction).at(out, index, values)
+
+    def read_only(self, array):
+        array.flags.writeable = False
+        return array
+
+    def errstate(self, **settings):
+        return np.errstate(**settings)
+
 
 # ---------------------------------------------------------------------- CuPy
 class CuPyLibrary(ArrayLibrary):
@@ -140,7 +206,26 @@ class CuPyLibrary(ArrayLibrary):
                 return None
         except Exception:  # no driver or no device: CuPy imports but cannot run
             return None
+        self._track_peak_memory(cupy)
         return cupy
+
+    def _track_peak_memory(self, cupy) -> None:
+        """Route CuPy's allocations through its default pool, noting the pool's high-water marks per device.
+
+        The pool's use only grows at an allocation, so reading it right after
+        each one gives the exact peak (the cost: one Python call per allocation).
+        """
+        pool = cupy.get_default_memory_pool()
+        peaks = self._peaks = {}
+
+        def malloc(size):
+            memory = pool.malloc(size)
+            peak = peaks.setdefault(memory.device_id, [0, 0])
+            peak[0] = max(peak[0], pool.used_bytes())
+            peak[1] = max(peak[1], pool.total_bytes())
+            return memory
+
+        cupy.cuda.set_allocator(malloc)
 
     @property
     def xp(self):
@@ -184,11 +269,6 @@ class CuPyLibrary(ArrayLibrary):
 
         return special
 
-    def scatter_add(self, out, index, values):
-        import cupyx  # part of CuPy
-
-        cupyx.scatter_add(out, index, values)
-
     def fuse(self, function):
         return self.xp.fuse(function)
 
@@ -203,11 +283,29 @@ class CuPyLibrary(ArrayLibrary):
     def memory_stats(self, index):
         pool = self.xp.get_default_memory_pool()
         with self.xp.cuda.Device(index):
-            return {"allocated": pool.used_bytes(), "reserved": pool.total_bytes()}
+            allocated, reserved = pool.used_bytes(), pool.total_bytes()
+        peak_allocated, peak_reserved = self._peaks.get(index, (0, 0))
+        return {
+            "allocated": allocated,
+            "reserved": reserved,
+            "peak_allocated": max(peak_allocated, allocated),
+            "peak_reserved": max(peak_reserved, reserved),
+        }
+
+    def reset_peak_memory(self, index):
+        stats = self.memory_stats(index)
+        self._peaks[index] = [stats["allocated"], stats["reserved"]]
 
     def empty_cache(self):
         if self._cupy is not None:
             self._cupy.get_default_memory_pool().free_all_blocks()
+
+    def set_current_index(self, index):
+        self.xp.cuda.runtime.setDevice(index)
+
+    def device_name(self, index):
+        name = self.xp.cuda.runtime.getDeviceProperties(index)["name"]
+        return name.decode() if isinstance(name, bytes) else name
 
 
 # ---------------------------------------------------------------------- the fake device
@@ -264,8 +362,43 @@ class FakeLibrary(ArrayLibrary):
     def generator(self, seed, index):
         return _FakeGenerator(seed, index)
 
-    def memory_stats(self, index):
-        return {"allocated": 0, "reserved": 0}
+    def set_current_index(self, index):
+        fake._current_index = index  # the fake module's current device, as ``cudaSetDevice`` sets CUDA's
+
+
+def _scatter_reduce_by_sorting(xp, out, index, values, reduction: str) -> None:
+    """``out[index] = reduction(out[index], values)``, repeats combined, from whole-array operations only.
+
+    The values are sorted by their flat target; a segmented inclusive scan
+    (Hillis-Steele: pass k combines each value with the one 2^k places back
+    when both have one target) leaves every run's total at its last element,
+    after ceil(log2(longest run)) passes; the totals then meet ``out`` once
+    per target. Sums and products come out in a tree order (float rounding
+    may differ from NumPy's sequential one in the last bits); extrema are exact.
+    """
+    combine = getattr(xp, reduction)
+    targets = xp.arange(out.size).reshape(out.shape)[index]
+    values = xp.broadcast_to(xp.asarray(values, dtype=out.dtype), targets.shape).reshape(-1)
+    targets = targets.reshape(-1)
+    if targets.size == 0:
+        return
+    order = xp.argsort(targets)
+    targets, totals = targets[order], values[order]
+    run_end = xp.ones(targets.shape, bool)
+    run_end[:-1] = targets[1:] != targets[:-1]
+    longest = int(xp.diff(xp.flatnonzero(run_end), prepend=-1).max())
+    step = 1
+    while step < longest:
+        same_target = targets[step:] == targets[:-step]
+        totals[step:] = xp.where(same_target, combine(totals[step:], totals[:-step]), totals[step:])
+        step *= 2
+    where = xp.unravel_index(targets[run_end], out.shape)  # each target once: a plain write is exact
+    out[where] = combine(out[where], totals[run_end])
+
+
+@functools.cache
+def _fused_kernel(library: ArrayLibrary, kernel_of):
+    return library.fuse(kernel_of(library))
 
 
 NUMPY = NumPyLibrary()

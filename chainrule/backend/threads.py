@@ -15,7 +15,13 @@ _requested: int | None = None
 
 
 def set_num_threads(threads: int) -> None:
-    """Use ``threads`` threads (a positive int) for matrix products from now on."""
+    """Use ``threads`` threads (a positive int) for matrix products from now on.
+
+    >>> import chainrule as cr
+    >>> before = cr.get_num_threads()
+    >>> cr.set_num_threads(1)
+    >>> cr.set_num_threads(before)
+    """
     global _requested
     if isinstance(threads, bool) or not isinstance(threads, int):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(threads).__name__}")
@@ -26,7 +32,12 @@ def set_num_threads(threads: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The thread count of the loaded OpenBLAS (else the last one set, else the CPU count)."""
+    """The thread count of the loaded OpenBLAS (else the last one set, else the CPU count).
+
+    >>> import chainrule as cr
+    >>> cr.get_num_threads() >= 1
+    True
+    """
     counts = [threads for _, _, threads in openblas.loaded_kernels() if threads]
     if counts:
         return counts[0]

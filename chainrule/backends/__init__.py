@@ -35,22 +35,48 @@ _matmul_precision = "highest"
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
-    """Accepted and remembered: every chainrule kernel gives the same result for the same input."""
+    """Accepted and remembered: every chainrule kernel gives the same result for the same input.
+
+    >>> import chainrule as cr
+    >>> cr.use_deterministic_algorithms(True)
+    >>> cr.are_deterministic_algorithms_enabled()
+    True
+    >>> cr.use_deterministic_algorithms(False)
+    """
     if not isinstance(mode, bool):
         raise TypeError(f"use_deterministic_algorithms: mode must be a bool, got {type(mode).__name__}")
     _deterministic.update(mode=mode, warn_only=bool(warn_only))
 
 
 def are_deterministic_algorithms_enabled() -> bool:
+    """The ``mode`` last given to ``use_deterministic_algorithms`` (False until then).
+
+    >>> import chainrule as cr
+    >>> cr.are_deterministic_algorithms_enabled()
+    False
+    """
     return _deterministic["mode"]
 
 
 def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    """The ``warn_only`` last given to ``use_deterministic_algorithms`` (False until then).
+
+    >>> import chainrule as cr
+    >>> cr.is_deterministic_algorithms_warn_only_enabled()
+    False
+    """
     return _deterministic["warn_only"]
 
 
 def set_float32_matmul_precision(precision: str) -> None:
-    """Accepted ("highest", "high" or "medium") and remembered; products stay in float32 whatever it says."""
+    """Accepted ("highest", "high" or "medium") and remembered; products stay in float32 whatever it says.
+
+    >>> import chainrule as cr
+    >>> cr.set_float32_matmul_precision("high")
+    >>> cr.get_float32_matmul_precision()
+    'high'
+    >>> cr.set_float32_matmul_precision("highest")
+    """
     global _matmul_precision
     if precision not in _MATMUL_PRECISIONS:  # PyTorch warns and ignores the call, too
         warnings.warn(
@@ -63,4 +89,10 @@ def set_float32_matmul_precision(precision: str) -> None:
 
 
 def get_float32_matmul_precision() -> str:
+    """The precision last given to ``set_float32_matmul_precision``: 'highest' until then.
+
+    >>> import chainrule as cr
+    >>> cr.get_float32_matmul_precision()
+    'highest'
+    """
     return _matmul_precision

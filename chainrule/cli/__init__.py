@@ -20,8 +20,7 @@ from chainrule.cli.common import CLIError
 
 def build_parser() -> argparse.ArgumentParser:
     from chainrule import __version__
-    from chainrule.cli import evaluate, export, port, tools, train
-    from chainrule.viz import cli as viz_cli
+    from chainrule.cli import evaluate, export, port, tools, train, viz
 
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -35,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train.add_parser(commands)
     evaluate.add_parsers(commands)
-    for add_viz_parser in (
-        viz_cli.add_graph_parser,
-        viz_cli.add_plot_parser,
-        viz_cli.add_check_parser,
-        viz_cli.add_summary_parser,
-    ):
-        add_viz_parser(commands)
+    viz.add_parsers(commands)
     tools.add_parsers(commands)
     port.add_parser(commands)
     export.add_parser(commands)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import models, nn, optim
+from chainrule.backend import Device
+from chainrule.backend.device import resolved
 from chainrule.data import TensorDataset, datasets
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
@@ -117,6 +119,28 @@ def _probe_folder(flag: str, given: Path, folder: Path) -> None:
         for path in made:
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def add_device_argument(parser) -> None:
+    """``--device``: where the model and every batch go."""
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model and the batches live: cpu (default), cuda or cuda:N (an NVIDIA GPU, through CuPy), "
+        "or fake (the test double of a GPU: host arrays that refuse NumPy, for testing device code without one); "
+        "checkpoints hold host data, so a run may resume, and a checkpoint be evaluated, on another device",
+    )
+
+
+def resolve_device(text: str) -> Device:
+    """The device ``--device`` names; a usage error for a bad name, an error if it cannot run here."""
+    try:
+        device = Device(text)
+        resolved(device)  # fills in the index: raises if the device type cannot run on this machine
+    except (RuntimeError, TypeError) as error:
+        raise CLIError(f"--device {text}: {error}", status=2 if "device string" in str(error) else 1) from None
+    return device
 
 
 def require_package(flag: str, package: str) -> None:

@@ -8,7 +8,16 @@ import json
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.cli.common import DATASETS, CLIError, load_dataset, make_loss, model_from_checkpoint, positive_int
+from chainrule.cli.common import (
+    DATASETS,
+    CLIError,
+    add_device_argument,
+    load_dataset,
+    make_loss,
+    model_from_checkpoint,
+    positive_int,
+    resolve_device,
+)
 from chainrule.data import DataLoader
 from chainrule.tensor import Tensor
 from chainrule.training import evaluate, predicted_classes
@@ -57,6 +66,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", metavar="DIR", help="MNIST location (default $CHAINRULE_DATA or ~/.cache/chainrule)"
     )
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing dataset")
+    add_device_argument(parser)
 
 
 def _dataset(args: argparse.Namespace, config: dict):
@@ -71,10 +81,11 @@ def _dataset(args: argparse.Namespace, config: dict):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
     model, config, path = model_from_checkpoint(args.checkpoint)
     name, data = _dataset(args, config)
     loss_fn = make_loss(config["loss"], model, config["classes"])
-    result = evaluate(model, DataLoader(data, batch_size=args.batch_size), loss_fn)
+    result = evaluate(model.to(device), DataLoader(data, batch_size=args.batch_size), loss_fn, device)
     result.update(checkpoint=path, dataset=name, split=args.split)
     if args.json:
         print(json.dumps(result))
@@ -87,6 +98,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
     model, config, _ = model_from_checkpoint(args.checkpoint)
     features = config["model_kwargs"]["in_features"]
     labels = None
@@ -103,7 +115,7 @@ def run_predict(args: argparse.Namespace) -> int:
         inputs, labels = (t[index] for t in data.tensors)
         names = [f"{name} {args.split}[{i}]" for i in args.indices]
     with no_grad():
-        predicted = predicted_classes(model(inputs)).tolist()
+        predicted = predicted_classes(model.to(device)(inputs.to(device))).tolist()
     for position, (label, guess) in enumerate(zip(names, predicted)):
         truth = "" if labels is None else f"  (label {int(labels[position].item())})"
         print(f"{label}: {guess}{truth}")

@@ -16,6 +16,7 @@ from chainrule.cli.common import (
     OPTIMIZERS,
     SCHEDULES,
     CLIError,
+    add_device_argument,
     build_model,
     check_writable_dir,
     dataset_shape,
@@ -28,6 +29,7 @@ from chainrule.cli.common import (
     number,
     positive_int,
     require_package,
+    resolve_device,
 )
 from chainrule.cli.presets import DEFAULT_PRESET, DEFAULTS, PRESETS
 from chainrule.data import DataLoader
@@ -120,6 +122,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="continue a run from a checkpoint file, or a folder's latest (default: --out's)",
     )
     run.add_argument("--limit", type=positive_int, metavar="N", help="train on the first N samples only")
+    add_device_argument(run)
     run.add_argument(
         "--log-every",
         type=number(int, at_least=0),
@@ -306,6 +309,7 @@ def _train(args: argparse.Namespace, rank: int, world_size: int) -> int:
 def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: contextlib.ExitStack) -> int:
     started = time.perf_counter()
     check_flags(args, probe_folders=rank == 0)
+    device = resolve_device(args.device)
     checkpoint_path = state = None
     if args.resume is not None:
         where = args.resume or args.out
@@ -317,6 +321,8 @@ def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: c
         config = resumed_config(args, state["config"]["train"])
     else:
         config = resolve_config(args)
+    if world_size > 1 and device.type != "cpu":  # the gradients are averaged through MPI in host memory
+        raise CLIError(f"--device {device}: data-parallel training under mpiexec runs on the CPU only", status=2)
     if config["batch_size"] % world_size:
         raise CLIError(
             f"--batch-size {config['batch_size']} is the global batch and must divide by the {world_size} processes",
@@ -332,7 +338,7 @@ def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: c
     classes = max(classes, dataset_shape(test_set)[1])
     name = canonical_name(config["model"])
     kwargs = model_kwargs(config, in_features, classes)
-    model = build_model(name, kwargs)
+    model = build_model(name, kwargs).to(device)  # initialised on the host (the seed's draws), then moved
     loss_name = config["loss"] or default_loss(model)
     loss_fn = make_loss(loss_name, model, classes)
     train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True, seed=config["seed"])
@@ -359,6 +365,7 @@ def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: c
         config={"train": config, "model": name, "model_kwargs": kwargs, "loss": loss_name, "classes": classes},
         keep_checkpoints=args.keep or None,
         keep_best=True,
+        device=device,
     )
     if state is not None:
         saved_epochs = state["config"]["train"]["epochs"]
@@ -377,7 +384,7 @@ def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: c
         f"Training {name} ({parameters:,} parameters) on {config['dataset']} "
         f"({len(train_set):,} train / {len(test_set):,} test samples): {config['optimizer']} lr {config['lr']:g}, "
         f"schedule {config['schedule']}, batch {config['batch_size']}{processes}, {config['epochs']} epochs, "
-        f"seed {config['seed']}"
+        f"seed {config['seed']}" + ("" if device.type == "cpu" else f", on {device}")
     )
     say(f"Writing checkpoints and metrics.jsonl to {out}")
     trainer.fit(config["epochs"])
@@ -388,7 +395,7 @@ def _train_holding(args: argparse.Namespace, rank: int, world_size: int, held: c
         return 130
     status = _report(trainer, out, time.perf_counter() - started)
     if args.plots:
-        _write_plots(out, model, test_set, args.plots)
+        _write_plots(out, model.cpu(), test_set, args.plots)
     return status
 
 

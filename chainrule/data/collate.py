@@ -11,6 +11,7 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 import numpy as np
 
 from chainrule.backend import array_module
+from chainrule.ops.shape import stack
 from chainrule.tensor import Tensor
 
 _STRING_OR_OBJECT_KINDS = "SaUO"  # NumPy dtypes that cannot become a tensor
@@ -66,6 +67,11 @@ def default_convert(data):
 
     What a DataLoader with ``batch_size=None`` applies to each sample. Tuples become
     lists (as in ``default_collate``); anything else is returned as it is.
+
+    >>> import numpy as np
+    >>> from chainrule.utils.data import default_convert
+    >>> default_convert((np.array([1, 2]), 3.5, "label"))
+    [tensor([1, 2], shape=(2,), dtype=int64), 3.5, 'label']
     """
     if isinstance(data, Tensor):
         return data
@@ -136,8 +142,6 @@ def _check_numeric(array: np.ndarray) -> None:
 
 def _stack_tensors(batch: Sequence[Tensor]) -> Tensor:
     if any(t.requires_grad for t in batch):
-        from chainrule.ops.shape import stack
-
         return stack(list(batch))  # keeps the graph
     return Tensor._wrap(_stack_arrays([t._data for t in batch]))
 

@@ -64,6 +64,17 @@ class DataLoader:
     When ``dataset`` is a ``TensorDataset`` (or a ``Subset`` of one) and ``collate_fn``
     is the default, each batch is one fancy-index per tensor instead of ``batch_size``
     calls of ``__getitem__`` followed by a stack.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> data = TensorDataset(cr.arange(10.0).reshape(5, 2), cr.tensor([0, 1, 0, 1, 0]))
+        >>> loader = DataLoader(data, batch_size=2)
+        >>> len(loader), [y.tolist() for _, y in loader]
+        (3, [[0, 1], [0, 1], [0]])
+        >>> x, y = next(iter(loader))
+        >>> x.shape, y.shape
+        (chainrule.Size([2, 2]), chainrule.Size([2]))
     """
 
     def __init__(

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from chainrule import random
+from chainrule.backend import array_module
 from chainrule.tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)  # what a sample is, for annotations such as Dataset[tuple[Tensor, int]]
@@ -55,6 +56,12 @@ class TensorDataset(Dataset):
     """Samples are the rows of tensors that share their first dimension.
 
     ``TensorDataset(x, y)[i] == (x[i], y[i])``. x: (N, ...), y: (N, ...).
+
+    >>> import chainrule as cr
+    >>> from chainrule.utils.data import TensorDataset
+    >>> data = TensorDataset(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([0, 1]))
+    >>> len(data), data[1]
+    (2, (tensor([3., 4.], shape=(2,), dtype=float32), tensor(1, shape=(), dtype=int64)))
     """
 
     def __init__(self, *tensors: Tensor):
@@ -92,14 +99,18 @@ class TensorDataset(Dataset):
 
 def _take_rows(array, indices: np.ndarray):
     if type(array) is not np.ndarray:  # CuPy: move the indices to the array's device
-        from chainrule.backend import array_module
-
         indices = array_module(array).asarray(indices)
     return array[indices]
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order."""
+    """The samples of ``dataset`` at ``indices``, in that order.
+
+    >>> from chainrule.utils.data import Subset
+    >>> subset = Subset([10, 11, 12, 13], [3, 0])
+    >>> len(subset), list(subset)
+    (2, [13, 10])
+    """
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]):
         self.dataset = dataset
@@ -127,7 +138,12 @@ class Subset(Dataset):
 
 class StackDataset(Dataset):
     """Samples gathered from several datasets of one length: ``StackDataset(a, b)[i] == (a[i], b[i])``,
-    ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``."""
+    ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``.
+
+    >>> from chainrule.utils.data import StackDataset
+    >>> StackDataset(image=["a", "b"], label=[0, 1])[1]
+    {'image': 'b', 'label': 1}
+    """
 
     def __init__(self, *args: Dataset, **kwargs: Dataset):
         if args and kwargs:
@@ -163,6 +179,13 @@ class IterableDataset(Dataset):
                 info = get_worker_info()  # None in the main process
                 start, step = (0, 1) if info is None else (info.id, info.num_workers)
                 return iter(range(start, 100, step))
+
+    >>> from chainrule.utils.data import DataLoader, IterableDataset
+    >>> class Squares(IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter([n * n for n in range(5)])
+    >>> [batch.tolist() for batch in DataLoader(Squares(), batch_size=2)]
+    [[0, 1], [4, 9], [16]]
     """
 
     def __iter__(self) -> Iterator:
@@ -179,7 +202,17 @@ class IterableDataset(Dataset):
 
 
 class ChainDataset(IterableDataset):
-    """The samples of several iterable datasets, one stream after the other."""
+    """The samples of several iterable datasets, one stream after the other.
+
+    >>> from chainrule.utils.data import ChainDataset, IterableDataset
+    >>> class Count(IterableDataset):
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def __iter__(self):
+    ...         return iter(range(self.n))
+    >>> list(ChainDataset([Count(2), Count(3)]))
+    [0, 1, 0, 1, 2]
+    """
 
     def __init__(self, datasets: Iterable[IterableDataset]):
         self.datasets = list(datasets)
@@ -196,7 +229,15 @@ class ChainDataset(IterableDataset):
 
 
 class ConcatDataset(Dataset):
-    """The samples of several datasets, one after the other."""
+    """The samples of several datasets, one after the other.
+
+    Index ``i`` is looked up in the dataset it falls in, by the running total of their lengths.
+
+    >>> from chainrule.utils.data import ConcatDataset
+    >>> data = ConcatDataset([[1, 2], [3, 4, 5]])
+    >>> len(data), data[2], data[-1]
+    (5, 3, 5)
+    """
 
     def __init__(self, datasets):
         self.datasets = list(datasets)

@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from chainrule import random
+from chainrule import distributed, random
 
 CHUNK = 4096  # indices drawn at a time when an epoch is longer than the dataset
 
@@ -34,6 +34,17 @@ class Sampler(Generic[T_co]):
 
     A subclass may also define ``index_chunks()`` (the same indices as int64 arrays)
     so that batching slices arrays instead of collecting indices one by one.
+
+    >>> from chainrule.utils.data import DataLoader, Sampler
+    >>> class Backwards(Sampler):
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def __iter__(self):
+    ...         return iter(range(self.n - 1, -1, -1))
+    ...     def __len__(self):
+    ...         return self.n
+    >>> [batch.tolist() for batch in DataLoader([10, 11, 12], batch_size=2, sampler=Backwards(3))]
+    [[12, 11], [10]]
     """
 
     def __init__(self, data_source: Sized | None = None):
@@ -66,7 +77,12 @@ def flatten_chunks(chunks: Iterator[np.ndarray]) -> Iterator[int]:
 
 
 class SequentialSampler(Sampler):
-    """0, 1, ..., len(data_source) - 1, every epoch."""
+    """0, 1, ..., len(data_source) - 1, every epoch.
+
+    >>> from chainrule.utils.data import SequentialSampler
+    >>> list(SequentialSampler(["a", "b", "c"]))
+    [0, 1, 2]
+    """
 
     def __init__(self, data_source: Sized):
         self.data_source = data_source
@@ -108,6 +124,14 @@ class RandomSampler(Sampler):
     - ``generator``: a ``cr.Generator`` (or NumPy generator); each ``iter()`` draws a new order from it.
     - neither: chainrule's global generator (``cr.manual_seed`` seeds it); each ``iter()``
       draws a new order.
+
+    >>> import chainrule as cr
+    >>> from chainrule.utils.data import RandomSampler
+    >>> sampler = RandomSampler(range(5), generator=cr.Generator().manual_seed(0))
+    >>> sorted(sampler), len(sampler)
+    ([0, 1, 2, 3, 4], 5)
+    >>> len(list(RandomSampler(range(5), replacement=True, num_samples=12)))
+    12
     """
 
     def __init__(
@@ -167,7 +191,12 @@ def _random_chunks(n: int, total: int, replacement: bool, rng: np.random.Generat
 
 
 class SubsetRandomSampler(Sampler):
-    """The given ``indices`` in a new random order every epoch (without replacement)."""
+    """The given ``indices`` in a new random order every epoch (without replacement).
+
+    >>> from chainrule.utils.data import SubsetRandomSampler
+    >>> sorted(SubsetRandomSampler([4, 7, 9]))
+    [4, 7, 9]
+    """
 
     def __init__(self, indices: Sequence[int], generator=None):
         self.indices = indices
@@ -189,6 +218,12 @@ class WeightedRandomSampler(Sampler):
 
     Without replacement an index is drawn at most once, so at most as many samples as
     there are non-zero weights can be drawn (RuntimeError at ``iter()`` otherwise).
+
+    >>> from chainrule.utils.data import WeightedRandomSampler
+    >>> list(WeightedRandomSampler([0.0, 1.0, 0.0], num_samples=3))
+    [1, 1, 1]
+    >>> sorted(WeightedRandomSampler([1.0, 0.0, 2.0], num_samples=2, replacement=False))
+    [0, 2]
     """
 
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True, generator=None):
@@ -373,10 +408,6 @@ class DistributedSampler(Sampler):
 
 def _world() -> tuple[int, int]:
     """(world size, rank) of an initialised ``chainrule.distributed``, else (1, 0)."""
-    try:
-        from chainrule import distributed
-    except ImportError:
-        return 1, 0
     is_initialized = getattr(distributed, "is_initialized", None)
     if is_initialized is None or not is_initialized():
         return 1, 0

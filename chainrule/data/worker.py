@@ -46,6 +46,17 @@ class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``, ``seed``, ``dataset``.
 
     ``dataset`` is the worker's own copy of the dataset.
+
+    In an ``IterableDataset``'s ``__iter__``, worker ``id`` of ``num_workers`` takes
+    every ``num_workers``-th sample from the ``id``-th on::
+
+        info = get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+
+    >>> from chainrule.utils.data import WorkerInfo
+    >>> info = WorkerInfo(id=1, num_workers=2, seed=7, dataset=None)
+    >>> list(range(10))[info.id :: info.num_workers]
+    [1, 3, 5, 7, 9]
     """
 
     __slots__ = ("id", "num_workers", "seed", "dataset")
@@ -69,6 +80,10 @@ def get_worker_info() -> WorkerInfo | None:
 
     An ``IterableDataset`` uses it to give each worker its own share of the stream,
     and a ``worker_init_fn`` to configure the worker's copy of the dataset.
+
+    >>> from chainrule.utils.data import get_worker_info
+    >>> get_worker_info() is None
+    True
     """
     return _worker_info
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule import nn
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.backend import array_module
 from chainrule.nn import functional as F
 from chainrule.ops.creation import rand, randn, tensor
 from chainrule.tensor import Tensor
@@ -47,20 +48,22 @@ class LinearRegression(nn.Module):
         ``nn.Linear(D, K)``'s parameters (K = 1 for a 1-d ``y``), solved in float64 and
         returned in X's dtype; the bias is zero with ``bias=False``.
         """
-        inputs = np.asarray(X, dtype=np.float64)
-        targets = np.asarray(y, dtype=np.float64)
-        targets = targets.reshape(len(targets), -1)
-        design = np.hstack([inputs, np.ones((len(inputs), 1))]) if bias else inputs
+        X = X._data if isinstance(X, Tensor) else np.asarray(X)
+        xp = array_module(X)  # solved where X lives
+        y = y._data if isinstance(y, Tensor) else xp.asarray(y)
+        inputs = X.astype(np.float64)
+        targets = y.astype(np.float64).reshape(len(y), -1)
+        design = xp.concatenate([inputs, xp.ones((len(inputs), 1))], axis=1) if bias else inputs
         if ridge == 0:
-            solution = np.linalg.lstsq(design, targets, rcond=None)[0]
+            solution = xp.linalg.lstsq(design, targets, rcond=None)[0]
         else:
-            penalty = np.eye(design.shape[1]) * ridge
+            penalty = xp.eye(design.shape[1]) * ridge
             if bias:
                 penalty[-1, -1] = 0.0
-            solution = np.linalg.solve(design.T @ design + penalty, design.T @ targets)
-        dtype = np.asarray(X).dtype if np.asarray(X).dtype.kind == "f" else np.float32
+            solution = xp.linalg.solve(design.T @ design + penalty, design.T @ targets)
+        dtype = X.dtype if X.dtype.kind == "f" else np.float32
         weight = solution[: inputs.shape[1]].T
-        offset = solution[-1] if bias else np.zeros(targets.shape[1])
+        offset = solution[-1] if bias else xp.zeros(targets.shape[1])
         return tensor(weight.astype(dtype)), tensor(offset.astype(dtype))
 
 

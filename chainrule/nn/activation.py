@@ -10,7 +10,15 @@ from chainrule.tensor import Tensor
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ReLU()(cr.tensor([-1.0, 2.0]))
+    tensor([0., 2.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -24,7 +32,15 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x where x > 0, else negative_slope * x."""
+    """x where x > 0, else negative_slope * x.
+
+    Elementwise on any shape (*) -> (*); ``negative_slope`` defaults to 0.01.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LeakyReLU(0.5)(cr.tensor([-2.0, 2.0]))
+    tensor([-1.,  2.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -39,7 +55,15 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x where x > 0, else alpha (exp(x) - 1)."""
+    """x where x > 0, else alpha (exp(x) - 1).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ELU()(cr.tensor([-1000.0, 2.0]))
+    tensor([-1.,  2.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -54,7 +78,15 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """x Phi(x), Phi the standard normal cdf; ``approximate='tanh'`` for the tanh formula."""
+    """x Phi(x), Phi the standard normal cdf; ``approximate='tanh'`` for the tanh formula.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.GELU()(cr.tensor([0.0, 10.0]))
+    tensor([ 0., 10.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -68,7 +100,15 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x sigmoid(x)."""
+    """x sigmoid(x).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.SiLU()(cr.tensor([0.0, 100.0]))
+    tensor([  0., 100.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -82,19 +122,44 @@ class SiLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x))."""
+    """1 / (1 + exp(-x)).
+
+    Elementwise on any shape (*) -> (*); the gradient is ``s (1 - s)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Sigmoid()(cr.tensor([0.0, 1000.0]))
+    tensor([0.5, 1. ], shape=(2,), dtype=float32)
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    """tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), elementwise on any shape (*) -> (*); the gradient is ``1 -
+
+    tanh(x)^2``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Tanh()(cr.tensor([0.0, 100.0, -100.0]))
+    tensor([ 0.,  1., -1.], shape=(3,), dtype=float32)
+    """
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
 class Softplus(Module):
-    """log(1 + exp(beta x)) / beta, and x where beta x > threshold."""
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softplus()(cr.tensor([0.0, 30.0]))
+    tensor([ 0.6931, 30.    ], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -109,7 +174,16 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """Probabilities along ``dim``: exp(x_i) / sum_j exp(x_j)."""
+    """Probabilities along ``dim``: exp(x_i) / sum_j exp(x_j).
+
+    Same shape as the input, each slice along ``dim`` summing to 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softmax(dim=1)(cr.tensor([[0.0, 0.0], [0.0, 1000.0]]))
+    tensor([[0.5, 0.5],
+            [0. , 1. ]], shape=(2, 2), dtype=float32)
+    """
 
     def __init__(self, dim: int | None = None):
         super().__init__()
@@ -123,7 +197,15 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """Log-probabilities along ``dim``: x_i - logsumexp(x)."""
+    """Log-probabilities along ``dim``: x_i - logsumexp(x).
+
+    Same shape as the input.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LogSoftmax(dim=1)(cr.tensor([[0.0, 0.0]]))
+    tensor([[-0.6931, -0.6931]], shape=(1, 2), dtype=float32)
+    """
 
     def __init__(self, dim: int | None = None):
         super().__init__()
@@ -142,6 +224,11 @@ class Step(Module):
     Its derivative is zero almost everywhere, so no gradient flows through it;
     with ``straight_through=True`` the backward pass treats it as the identity
     (the straight-through estimator).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Step()(cr.tensor([-1.0, 0.0, 3.0]))
+    tensor([0., 0., 1.], shape=(3,), dtype=float32)
     """
 
     def __init__(self, straight_through: bool = False):
@@ -156,7 +243,15 @@ class Step(Module):
 
 
 class Sign(Module):
-    """-1, 0 or 1 by the sign of x; zero gradient, or the identity with ``straight_through=True``."""
+    """-1, 0 or 1 by the sign of x; zero gradient, or the identity with ``straight_through=True``.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Sign()(cr.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.], shape=(3,), dtype=float32)
+    """
 
     def __init__(self, straight_through: bool = False):
         super().__init__()
@@ -183,7 +278,15 @@ class _Activation(Module):
 
 
 class Hardtanh(_Activation):
-    """x clipped to [min_val, max_val]."""
+    """x clipped to [min_val, max_val].
+
+    Elementwise on any shape (*) -> (*); defaults [-1, 1].
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Hardtanh()(cr.tensor([-3.0, 0.5, 3.0]))
+    tensor([-1. ,  0.5,  1. ], shape=(3,), dtype=float32)
+    """
 
     _function, _options = "hardtanh", ("min_val", "max_val")
 
@@ -199,7 +302,15 @@ class Hardtanh(_Activation):
 
 
 class ReLU6(Hardtanh):
-    """min(max(x, 0), 6)."""
+    """min(max(x, 0), 6).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ReLU6()(cr.tensor([-1.0, 3.0, 8.0]))
+    tensor([0., 3., 6.], shape=(3,), dtype=float32)
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 6.0, inplace)
@@ -209,7 +320,15 @@ class ReLU6(Hardtanh):
 
 
 class PReLU(Module):
-    """x where x > 0, else a x, with ``num_parameters`` learned slopes (1, or one per channel), all ``init`` at first."""
+    """x where x > 0, else a x, with ``num_parameters`` learned slopes (1, or one per channel), all ``init`` at first.
+
+    Input (N, C, *) with C = ``num_parameters`` (or any shape with one slope); the output has its shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.PReLU(init=0.5)(cr.tensor([-2.0, 4.0]))
+    tensor([-1.,  4.], shape=(2,), dtype=float32, grad_fn=<WhereBackward>)
+    """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
         super().__init__()
@@ -240,49 +359,113 @@ class _InplaceActivation(_Activation):
 
 
 class Mish(_InplaceActivation):
-    """x tanh(softplus(x))."""
+    """x tanh(softplus(x)).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Mish()(cr.tensor([0.0, 20.0]))
+    tensor([ 0., 20.], shape=(2,), dtype=float32)
+    """
 
     _function = "mish"
 
 
 class Hardswish(_InplaceActivation):
-    """x relu6(x + 3) / 6."""
+    """x relu6(x + 3) / 6.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Hardswish()(cr.tensor([-4.0, 1.0, 4.0]))
+    tensor([0.    , 0.6667, 4.    ], shape=(3,), dtype=float32)
+    """
 
     _function = "hardswish"
 
 
 class Hardsigmoid(_InplaceActivation):
-    """relu6(x + 3) / 6."""
+    """relu6(x + 3) / 6.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Hardsigmoid()(cr.tensor([-4.0, 1.5, 4.0]))
+    tensor([0.  , 0.75, 1.  ], shape=(3,), dtype=float32)
+    """
 
     _function = "hardsigmoid"
 
 
 class SELU(_InplaceActivation):
-    """scale elu(x, alpha), scale = 1.0507..., alpha = 1.6733... (self-normalising)."""
+    """scale elu(x, alpha), scale = 1.0507..., alpha = 1.6733... (self-normalising).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.SELU()(cr.tensor([0.0, 1.0]))
+    tensor([0.    , 1.0507], shape=(2,), dtype=float32)
+    """
 
     _function = "selu"
 
 
 class Softsign(_Activation):
-    """x / (1 + |x|)."""
+    """x / (1 + |x|).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softsign()(cr.tensor([-3.0, 1.0]))
+    tensor([-0.75,  0.5 ], shape=(2,), dtype=float32)
+    """
 
     _function = "softsign"
 
 
 class Tanhshrink(_Activation):
-    """x - tanh(x)."""
+    """x - tanh(x).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Tanhshrink()(cr.tensor([0.0, 100.0]))
+    tensor([ 0., 99.], shape=(2,), dtype=float32)
+    """
 
     _function = "tanhshrink"
 
 
 class LogSigmoid(_Activation):
-    """log sigmoid(x) = -softplus(-x)."""
+    """log sigmoid(x) = -softplus(-x).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LogSigmoid()(cr.tensor([0.0]))
+    tensor([-0.6931], shape=(1,), dtype=float32)
+    """
 
     _function = "logsigmoid"
 
 
 class Threshold(_Activation):
-    """x where x > threshold, else value."""
+    """x where x > threshold, else value.
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Threshold(1.0, -9.0)(cr.tensor([0.5, 2.0]))
+    tensor([-9.,  2.], shape=(2,), dtype=float32)
+    """
 
     _function, _options = "threshold", ("threshold", "value")
 
@@ -294,7 +477,15 @@ class Threshold(_Activation):
 
 
 class Softmin(_Activation):
-    """softmax(-x) along ``dim``."""
+    """softmax(-x) along ``dim``.
+
+    Same shape as the input, each slice along ``dim`` summing to 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softmin(dim=0)(cr.tensor([0.0, 1000.0]))
+    tensor([1., 0.], shape=(2,), dtype=float32)
+    """
 
     _function, _options = "softmin", ("dim",)
 
@@ -304,7 +495,13 @@ class Softmin(_Activation):
 
 
 class GLU(_Activation):
-    """a sigmoid(b) for the halves a, b of the input along ``dim``: (*, 2n, *) -> (*, n, *)."""
+    """a sigmoid(b) for the halves a, b of the input along ``dim``: (*, 2n, *) -> (*, n, *).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.GLU()(cr.tensor([[2.0, 4.0, 0.0, 1000.0]]))
+    tensor([[1., 4.]], shape=(1, 2), dtype=float32)
+    """
 
     _function, _options = "glu", ("dim",)
 
@@ -314,7 +511,15 @@ class GLU(_Activation):
 
 
 class CELU(_Activation):
-    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)).
+
+    Elementwise on any shape (*) -> (*).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.CELU(alpha=2.0)(cr.tensor([-1000.0, 2.0]))
+    tensor([-2.,  2.], shape=(2,), dtype=float32)
+    """
 
     _function, _options = "celu", ("alpha",)
 
@@ -325,7 +530,15 @@ class CELU(_Activation):
 
 
 class Hardshrink(_Activation):
-    """x where |x| > lambd, else 0."""
+    """x where |x| > lambd, else 0.
+
+    Elementwise on any shape (*) -> (*); ``lambd`` defaults to 0.5.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Hardshrink()(cr.tensor([-1.0, 0.25]))
+    tensor([-1.,  0.], shape=(2,), dtype=float32)
+    """
 
     _function, _options = "hardshrink", ("lambd",)
 
@@ -335,7 +548,15 @@ class Hardshrink(_Activation):
 
 
 class Softshrink(_Activation):
-    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    """x - lambd above lambd, x + lambd below -lambd, else 0.
+
+    Elementwise on any shape (*) -> (*); ``lambd`` defaults to 0.5.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softshrink()(cr.tensor([-1.0, 0.25, 0.75]))
+    tensor([-0.5 ,  0.  ,  0.25], shape=(3,), dtype=float32)
+    """
 
     _function, _options = "softshrink", ("lambd",)
 
@@ -345,7 +566,13 @@ class Softshrink(_Activation):
 
 
 class Softmax2d(Module):
-    """Softmax over the channels of (N, C, H, W) or (C, H, W), at every pixel."""
+    """Softmax over the channels of (N, C, H, W) or (C, H, W), at every pixel.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Softmax2d()(cr.zeros(1, 4, 2, 2))[0, :, 0, 0]
+    tensor([0.25, 0.25, 0.25, 0.25], shape=(4,), dtype=float32)
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in (3, 4):

@@ -44,12 +44,18 @@ __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "scaled_dot_
 
 
 # --------------------------------------------------------------------------- masks
-def _additive_mask(mask: Tensor | None, dtype, name: str, true_means_masked: bool = True) -> Tensor | None:
-    """A bool mask as 0 / -inf of ``dtype`` (-inf where masked); a float mask as it is (cast to ``dtype``)."""
+def _additive_mask(mask: Tensor | None, like: Tensor, name: str, true_means_masked: bool = True) -> Tensor | None:
+    """A bool mask as 0 / -inf of ``like``'s dtype (-inf where masked); a float mask as it is (cast to that dtype).
+
+    A mask on another device than ``like`` (a host mask for device queries) is copied to ``like``'s device.
+    """
     if mask is None:
         return None
     if not isinstance(mask, Tensor):
         raise TypeError(f"{name} must be a Tensor or None, got {type(mask).__name__}")
+    dtype = like.dtype
+    if mask.device != like.device:
+        mask = mask.to(like.device)
     if mask.dtype.kind == "b":
         xp = array_module(mask._data)
         masked = mask._data if true_means_masked else ~mask._data
@@ -174,7 +180,7 @@ def scaled_dot_product_attention(
     if is_causal:
         mask = _causal_mask(query.shape[-2], key.shape[-2], query.dtype, array_module(query._data))
     else:
-        mask = _additive_mask(attn_mask, query.dtype, "attn_mask", true_means_masked=False)
+        mask = _additive_mask(attn_mask, query, "attn_mask", true_means_masked=False)
     return _attention_output(query, key, value, mask, dropout_p, scale)
 
 
@@ -206,6 +212,14 @@ class MultiheadAttention(Module):
     query with E features; attn_weights (N, L, S) averaged over heads, or
     (N, num_heads, L, S) with ``average_attn_weights=False``, or None when
     ``need_weights=False``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> attention = nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True)
+    >>> x = cr.randn(3, 5, 8)
+    >>> out, weights = attention(x, x, x)
+    >>> out.shape, weights.shape
+    (chainrule.Size([3, 5, 8]), chainrule.Size([3, 5, 5]))
     """
 
     def __init__(
@@ -383,9 +397,9 @@ class MultiheadAttention(Module):
         batch, length, _ = query.shape
         dtype = query.dtype
         q, k, v = self._projections(query, key, value)
-        padding = _additive_mask(key_padding_mask, dtype, "key_padding_mask")
+        padding = _additive_mask(key_padding_mask, query, "key_padding_mask")
         causal_hint = is_causal and padding is None and not need_weights
-        mask = None if causal_hint else _additive_mask(attn_mask, dtype, "attn_mask")
+        mask = None if causal_hint else _additive_mask(attn_mask, query, "attn_mask")
         mask = self._check_attn_mask(mask, batch, length, key.shape[1])
         if self.bias_k is not None:
             k = cat([k, self.bias_k.expand(batch, 1, self.embed_dim)], 1)

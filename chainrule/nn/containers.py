@@ -25,6 +25,14 @@ class Sequential(Module):
     Children are named "0", "1", ... (or by the OrderedDict's keys), so
     ``model[0]`` is the first layer and its weight is ``"0.weight"`` in the
     state dict, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> model(cr.zeros(5, 4)).shape
+    chainrule.Size([5, 2])
+    >>> [name for name, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
     """
 
     def __init__(self, *args: Module):
@@ -83,7 +91,13 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters all belong to the owner (a plain list would hide them)."""
+    """A list of modules whose parameters all belong to the owner (a plain list would hide them).
+
+    >>> from chainrule import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), sum(p.numel() for p in layers.parameters())
+    (3, 18)
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
@@ -132,7 +146,15 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules (insertion-ordered) whose parameters all belong to the owner."""
+    """A dict of modules (insertion-ordered) whose parameters all belong to the owner.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> heads = nn.ModuleDict({"digit": nn.Linear(4, 10), "parity": nn.Linear(4, 2)})
+    >>> parity = heads["parity"]
+    >>> list(heads.keys()), parity(cr.zeros(1, 4)).shape
+    (['digit', 'parity'], chainrule.Size([1, 2]))
+    """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
         super().__init__()
@@ -182,6 +204,11 @@ class Residual(Module):
     """``x + fn(x)``: a skip connection around ``fn`` (a module, registered as the child "fn", or any callable).
 
     block = Residual(Sequential(Linear(64, 64), ReLU(), Linear(64, 64)))
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Residual(lambda x: 2 * x)(cr.tensor([1.0, 2.0]))
+    tensor([3., 6.], shape=(2,), dtype=float32)
     """
 
     def __init__(self, fn: Module | Callable):

@@ -12,6 +12,7 @@ from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import empty_parameter
+from chainrule.ops import conv
 from chainrule.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -26,8 +27,6 @@ def _tuple(value, n: int) -> tuple:
 
 
 def _conv_ops():
-    from chainrule.ops import conv
-
     return conv
 
 
@@ -183,7 +182,18 @@ class _Conv(_ConvNd):
 
 
 class Conv1d(_Conv):
-    """1-d convolution (cross-correlation) of (N, C_in, L) into (N, C_out, L_out)."""
+    """1-d convolution (cross-correlation) of (N, C_in, L) into (N, C_out, L_out).
+
+    ``Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True)``:
+    ``out[n, o, l] = b[o] + sum_{c, k} w[o, c, k] x[n, c, stride l + dilation k]`` (x zero-padded), with
+    L_out = (L + 2 padding - dilation (kernel - 1) - 1) // stride + 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> conv = nn.Conv1d(2, 4, kernel_size=3, padding=1)
+    >>> conv.weight.shape, conv(cr.zeros(8, 2, 10)).shape
+    (chainrule.Size([4, 2, 3]), chainrule.Size([8, 4, 10]))
+    """
 
     _dims = 1
 
@@ -192,7 +202,18 @@ class Conv1d(_Conv):
 
 
 class Conv2d(_Conv):
-    """2-d convolution (cross-correlation) of (N, C_in, H, W) into (N, C_out, H_out, W_out)."""
+    """2-d convolution (cross-correlation) of (N, C_in, H, W) into (N, C_out, H_out, W_out).
+
+    ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True)``:
+    ``out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] x[n, c, stride i + p, stride j + q]`` (dilation 1), with
+    H_out = (H + 2 padding - dilation (kernel - 1) - 1) // stride + 1, and likewise W_out.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> conv = nn.Conv2d(1, 6, kernel_size=5)
+    >>> conv.weight.shape, conv(cr.zeros(2, 1, 28, 28)).shape
+    (chainrule.Size([6, 1, 5, 5]), chainrule.Size([2, 6, 24, 24]))
+    """
 
     _dims = 2
 
@@ -204,6 +225,12 @@ class ConvTranspose2d(_ConvNd):
     """The transpose (adjoint) of Conv2d: upsamples (N, C_in, H, W) into (N, C_out, H_out, W_out).
 
     H_out = (H - 1) stride - 2 padding + dilation (kernel - 1) + output_padding + 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> up = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
+    >>> up.weight.shape, up(cr.zeros(1, 4, 5, 5)).shape
+    (chainrule.Size([4, 2, 2, 2]), chainrule.Size([1, 2, 10, 10]))
     """
 
     _dims = 2
@@ -285,6 +312,11 @@ class ConvTranspose1d(ConvTranspose2d):
     """The transpose (adjoint) of Conv1d: upsamples (N, C_in, L) into (N, C_out, L_out).
 
     L_out = (L - 1) stride - 2 padding + dilation (kernel - 1) + output_padding + 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.ConvTranspose1d(4, 2, kernel_size=3, stride=2)(cr.zeros(1, 4, 5)).shape
+    chainrule.Size([1, 2, 11])
     """
 
     _dims = 1

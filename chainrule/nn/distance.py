@@ -8,7 +8,13 @@ from chainrule.tensor import Tensor
 
 
 class CosineSimilarity(Module):
-    """x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along ``dim``: (*, D, *) twice -> (*, *)."""
+    """x1 . x2 / (max(||x1||, eps) max(||x2||, eps)) along ``dim``: (*, D, *) twice -> (*, *).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.CosineSimilarity(dim=1)(cr.tensor([[1.0, 0.0]]), cr.tensor([[1.0, 1.0]])) ** 2
+    tensor([0.5], shape=(1,), dtype=float32)
+    """
 
     def __init__(self, dim: int = 1, eps: float = 1e-8):
         super().__init__()
@@ -20,7 +26,13 @@ class CosineSimilarity(Module):
 
 
 class PairwiseDistance(Module):
-    """||x1 - x2 + eps||_p along the last dim: (N, D) twice -> (N,) (or (N, 1) with ``keepdim``)."""
+    """||x1 - x2 + eps||_p along the last dim: (N, D) twice -> (N,) (or (N, 1) with ``keepdim``).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.PairwiseDistance(eps=0.0)(cr.tensor([[3.0, 4.0]]), cr.zeros(1, 2))
+    tensor([5.], shape=(1,), dtype=float32)
+    """
 
     def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
         super().__init__()

@@ -13,6 +13,15 @@ class Dropout(Module):
     The scaling keeps each element's expected value, so evaluation mode
     (``model.eval()``) is simply the identity. Draws come from chainrule's
     generator (``cr.manual_seed``).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> drop = nn.Dropout(p=0.5)
+    >>> _ = cr.manual_seed(0)
+    >>> sorted(set(drop(cr.ones(8)).tolist()))
+    [0.0, 2.0]
+    >>> drop.eval()(cr.ones(3))
+    tensor([1., 1., 1.], shape=(3,), dtype=float32)
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
@@ -39,25 +48,59 @@ class _DropoutVariant(Dropout):
 
 
 class Dropout1d(_DropoutVariant):
-    """Zero whole channels of (N, C, L) or (C, L) with probability ``p`` in training; scale the rest by 1/(1-p)."""
+    """Zero whole channels of (N, C, L) or (C, L) with probability ``p`` in training; scale the rest by 1/(1-p).
+
+    The output has the input's shape; the identity in eval mode.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Dropout1d(0.5).eval()(cr.ones(1, 2, 3)).shape
+    chainrule.Size([1, 2, 3])
+    """
 
     _function = "dropout1d"
 
 
 class Dropout2d(_DropoutVariant):
-    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability ``p`` in training."""
+    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability ``p`` in training.
+
+    Scales the rest by 1/(1-p); the output has the input's shape; the identity in eval mode.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> out = nn.Dropout2d(0.5)(cr.ones(1, 8, 2, 2))
+    >>> sorted(set(out.flatten().tolist()))
+    [0.0, 2.0]
+    """
 
     _function = "dropout2d"
 
 
 class Dropout3d(_DropoutVariant):
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` in training."""
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` in training.
+
+    Scales the rest by 1/(1-p); the output has the input's shape; the identity in eval mode.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Dropout3d(0.5).eval()(cr.ones(1, 2, 1, 1, 1)).flatten()
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    """
 
     _function = "dropout3d"
 
 
 class AlphaDropout(_DropoutVariant):
     """Dropout for SELU networks: dropped elements take SELU's negative limit, and an affine map
-    keeps the mean and variance (``F.alpha_dropout``)."""
+    keeps the mean and variance (``F.alpha_dropout``).
+
+    The output has the input's shape; the identity in eval mode.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AlphaDropout(0.5).eval()(cr.tensor([1.0, -1.0]))
+    tensor([ 1., -1.], shape=(2,), dtype=float32)
+    """
 
     _function = "alpha_dropout"

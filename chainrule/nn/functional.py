@@ -19,8 +19,8 @@ from chainrule.ops import batch_norm as _batch_norm
 from chainrule.ops import dropout as _dropout
 from chainrule.ops import indexing, linalg
 from chainrule.ops import norm as _norm
-from chainrule.ops.activation import elu, gelu, leaky_relu, log_softmax, sign, silu, softmax, softplus, step
-from chainrule.ops.elementwise import abs, clamp, exp, log, log1p, minimum, rsqrt, sigmoid, tanh, to_dtype, where
+from chainrule.ops.activation import elu, gelu, leaky_relu, log_softmax, silu, softmax, softplus, step
+from chainrule.ops.elementwise import abs, clamp, exp, log, log1p, minimum, rsqrt, sigmoid, sign, tanh, to_dtype, where
 from chainrule.ops.elementwise import relu as _relu
 from chainrule.ops.indexing import gather
 from chainrule.ops.linalg import einsum
@@ -121,13 +121,30 @@ def __getattr__(name: str):
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0)."""
+    """max(x, 0).
+
+    Same shape and dtype as ``input``; the gradient is ``1[x > 0]``. ``inplace`` is accepted (a new tensor is returned).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.relu(cr.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 2.], shape=(3,), dtype=float32)
+    """
     return _relu(input)
 
 
 # --------------------------------------------------------------------------- linear layers
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x W^T + b for x: (*, in_features), W: (out_features, in_features), b: (out_features,)."""
+    """x W^T + b for x: (*, in_features), W: (out_features, in_features), b: (out_features,).
+
+    Returns (*, out_features).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.tensor([[1.0, 2.0]])
+    >>> F.linear(x, cr.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]]), cr.tensor([0.0, 0.5, 1.0]))
+    tensor([[ 1. ,  3.5, -1. ]], shape=(1, 3), dtype=float32)
+    """
     if weight.ndim != 2:
         raise RuntimeError(f"linear: weight must be a matrix (out_features, in_features), got shape {weight.shape}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
@@ -145,7 +162,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y_k = x1^T A_k x2 + b_k for x1: (*, in1), x2: (*, in2), A: (out, in1, in2)."""
+    """y_k = x1^T A_k x2 + b_k for x1: (*, in1), x2: (*, in2), A: (out, in1, in2).
+
+    Returns (*, out); ``bias`` is (out,) or None.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> A = cr.eye(2).reshape(1, 2, 2)
+    >>> F.bilinear(cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0, 4.0]]), A)
+    tensor([[11.]], shape=(1, 1), dtype=float32)
+    """
     expected_weight = (input1.shape[-1], input2.shape[-1])
     if input1.shape[:-1] != input2.shape[:-1] or weight.ndim != 3 or weight.shape[1:] != expected_weight:
         raise RuntimeError(
@@ -161,7 +187,19 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """In training, zero each element with probability p and scale the rest by 1/(1-p); else the identity."""
+    """In training, zero each element with probability p and scale the rest by 1/(1-p); else the identity.
+
+    Same shape and dtype as ``input``; the expected value of each element is unchanged.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.ones(6)
+    >>> F.dropout(x, p=0.5, training=False)
+    tensor([1., 1., 1., 1., 1., 1.], shape=(6,), dtype=float32)
+    >>> _ = cr.manual_seed(0)
+    >>> sorted(set(F.dropout(x, p=0.5).tolist()))
+    [0.0, 2.0]
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -180,7 +218,20 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """The rows ``weight[input]``: (*) integer indices give (*, embedding_dim)."""
+    """The rows ``weight[input]``: (*) integer indices give (*, embedding_dim).
+
+    ``weight`` is (num_embeddings, embedding_dim); the row ``padding_idx`` gets no gradient.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> weight = cr.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+    >>> F.embedding(cr.tensor([[2, 1], [0, 2]]), weight)
+    tensor([[[3., 4.],
+             [1., 2.]],
+    <BLANKLINE>
+            [[0., 0.],
+             [3., 4.]]], shape=(2, 2, 2), dtype=float32)
+    """
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
     num_embeddings = weight.shape[0]
@@ -196,6 +247,13 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """(*) class indices as (*, num_classes) int64 rows of zeros with a one at the index.
 
     ``num_classes=-1`` takes the largest index plus one. Bad indices raise RuntimeError, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.one_hot(cr.tensor([0, 2, 1]), num_classes=3)
+    tensor([[1, 0, 0],
+            [0, 0, 1],
+            [0, 1, 0]], shape=(3, 3), dtype=int64)
     """
     if tensor.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: is only applicable to an integer (long) tensor of indices, got {tensor.dtype}")
@@ -214,7 +272,16 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p, eps) along ``dim``."""
+    """x / max(||x||_p, eps) along ``dim``.
+
+    Same shape as ``input``; ``p=2`` and ``dim=1`` by default (unit-length rows of a matrix).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.normalize(cr.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    tensor([[0.6, 0.8],
+            [0. , 0. ]], shape=(2, 2), dtype=float32)
+    """
     return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
 
 
@@ -234,7 +301,17 @@ def _channel_shape(input: Tensor) -> tuple[int, ...]:
 def layer_norm(
     input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
-    """Standardize over the trailing dims ``normalized_shape``, then scale by ``weight`` and shift by ``bias``."""
+    """Standardize over the trailing dims ``normalized_shape``, then scale by ``weight`` and shift by ``bias``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, the statistics over the last
+    ``len(normalized_shape)`` dims (biased variance); the output has ``input``'s shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.layer_norm(cr.tensor([[1.0, 3.0], [2.0, 2.0]]), (2,))
+    tensor([[-1.,  1.],
+            [ 0.,  0.]], shape=(2, 2), dtype=float32)
+    """
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     count = len(normalized_shape)
     if input.shape[input.ndim - count :] != normalized_shape or input.ndim < count:
@@ -247,7 +324,19 @@ def layer_norm(
 def group_norm(
     input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
-    """Standardize each sample over groups of C / num_groups channels (and all spatial positions)."""
+    """Standardize each sample over groups of C / num_groups channels (and all spatial positions).
+
+    ``input`` is (N, C, *); ``weight`` and ``bias`` are (C,); the output has ``input``'s shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.tensor([[[1.0], [3.0], [5.0], [5.0]]])
+    >>> F.group_norm(x, 2)
+    tensor([[[-1.],
+             [ 1.],
+             [ 0.],
+             [ 0.]]], shape=(1, 4, 1), dtype=float32)
+    """
     if input.ndim < 2 or input.shape[1] % num_groups:
         raise RuntimeError(
             f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, got shape {input.shape}"
@@ -287,6 +376,16 @@ def batch_norm(
     running estimates, when given, are updated in place:
     ``running = (1 - momentum) * running + momentum * batch_stat``, with the
     unbiased variance. Otherwise the running estimates are used.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.tensor([[1.0, 10.0], [3.0, 10.0]])
+    >>> mean, var = cr.zeros(2), cr.ones(2)
+    >>> F.batch_norm(x, mean, var, training=True, momentum=0.5)
+    tensor([[-1.,  0.],
+            [ 1.,  0.]], shape=(2, 2), dtype=float32)
+    >>> mean, var
+    (tensor([1., 5.], shape=(2,), dtype=float32), tensor([1.5, 0.5], shape=(2,), dtype=float32))
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, *), got shape {input.shape}")
@@ -375,7 +474,17 @@ def mse_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
-    """(x - y)^2, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
+    """(x - y)^2, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each.
+
+    ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'`` (the elementwise losses).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.mse_loss(cr.tensor([1.0, 2.0, 3.0]), cr.tensor([1.0, 0.0, 0.0]))
+    tensor(4.3333, shape=(), dtype=float32)
+    >>> F.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 0.0]), reduction="none")
+    tensor([1., 4.], shape=(2,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
     difference = input - target  # promoted as in PyTorch: an integer input and a float target give floats
@@ -390,7 +499,15 @@ def l1_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
-    """|x - y|, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each."""
+    """|x - y|, averaged (or summed) over all elements; ``weight`` (the input's shape) weighs each.
+
+    ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'`` (the elementwise losses).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.l1_loss(cr.tensor([1.0, -2.0, 3.0]), cr.tensor([0.0, 0.0, 0.0]), reduction="sum")
+    tensor(6., shape=(), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
     return _weighted_reduce(abs(input - target), weight, reduction, "l1_loss")
@@ -399,7 +516,15 @@ def l1_loss(
 def huber_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0, weight: Tensor | None = None
 ) -> Tensor:
-    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for d = x - y."""
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for d = x - y.
+
+    Reduced by ``reduction`` (``'mean'``, ``'sum'`` or ``'none'``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction="none")
+    tensor([0.125, 2.5  ], shape=(2,), dtype=float32)
+    """
     _check_same_size(input, target, "huber_loss")
     if not delta > 0:
         raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
@@ -418,7 +543,15 @@ def huber_loss(
 def smooth_l1_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
 ) -> Tensor:
-    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (Huber divided by beta)."""
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (Huber divided by beta).
+
+    Reduced by ``reduction`` (``'mean'``, ``'sum'`` or ``'none'``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]), reduction="none", beta=2.0)
+    tensor([0.0625, 2.    ], shape=(2,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "smooth_l1_loss")
     if beta < 0:
@@ -436,6 +569,12 @@ def _checked_classes(target: Tensor, num_classes: int, op: str, ignore_index: in
     return _class_indices(target, num_classes, op, ignore_index)[0]
 
 
+def _min_and_max(array) -> tuple[int, int]:
+    """The smallest and largest entry of an integer array, read in one transfer (one synchronisation on a GPU)."""
+    low, high = array_module(array).stack([array.min(), array.max()]).tolist()
+    return low, high
+
+
 def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int | None):
     """``target``'s class indices checked to be in [0, C), and the mask of those not ignored.
 
@@ -447,11 +586,11 @@ def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int 
     indices, kept = target._data, None
     if not indices.size:
         return indices, kept
-    low, high = int(indices.min()), int(indices.max())
+    low, high = _min_and_max(indices)
     if ignore_index is not None and low <= ignore_index <= high:
         kept = indices != ignore_index
         indices = array_module(indices).where(kept, indices, 0)
-        low, high = int(indices.min()), int(indices.max())
+        low, high = _min_and_max(indices)
     if low < 0 or high >= num_classes:
         raise IndexError(
             f"{public_name(op)}: target {low if low < 0 else high} is out of bounds for {num_classes} classes"
@@ -477,6 +616,12 @@ def _class_weights(target: Tensor, num_classes: int, weight: Tensor | None, igno
 
 
 def _check_index_target(input: Tensor, target: Tensor, op: str) -> None:
+    """The target of class indices has the input's shape less the class dim, and lives on the input's device."""
+    if target.device != input.device:
+        raise RuntimeError(
+            f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
+            f"{input.device} and {target.device}!"
+        )
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
         raise ValueError(
@@ -496,6 +641,12 @@ def nll_loss(
     """-w[t] x[t]: the negative log-likelihood of log-probabilities (N, C, *) at class indices (N, *).
 
     The mean divides by the total weight of the targets that are not ignored.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> log_probs = cr.log(cr.tensor([[0.5, 0.25, 0.25], [0.125, 0.125, 0.75]]))
+    >>> F.nll_loss(log_probs, cr.tensor([0, 2]), reduction="none").exp()
+    tensor([2.    , 1.3333], shape=(2,), dtype=float32)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "nll_loss")
@@ -530,6 +681,16 @@ def cross_entropy(
     any magnitude. Class indices may be ``ignore_index``; ``weight`` (C,)
     weighs the classes; ``label_smoothing`` mixes the target with the uniform
     distribution.
+
+    A 0-d loss by default (``reduction='mean'``); ``reduction='none'`` gives one per target, (N, *).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> logits = cr.tensor([[0.0, 0.0], [1000.0, 0.0]])
+    >>> F.cross_entropy(logits, cr.tensor([0, 1]), reduction="none")
+    tensor([6.9315e-01, 1.0000e+03], shape=(2,), dtype=float32)
+    >>> F.cross_entropy(cr.tensor([[0.0, 0.0, 0.0, 0.0]]), cr.tensor([3])).exp()
+    tensor(4., shape=(), dtype=float32)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "cross_entropy")
@@ -597,7 +758,15 @@ def binary_cross_entropy(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """-w (y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped to >= -100."""
+    """-w (y log p + (1 - y) log(1 - p)) for probabilities p; each log is clamped to >= -100.
+
+    ``input`` and ``target`` have the same shape; ``weight`` broadcasts.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.binary_cross_entropy(cr.tensor([0.5, 0.75, 0.0]), cr.tensor([1.0, 0.0, 1.0]), reduction="none")
+    tensor([  0.6931,   1.3863, 100.    ], shape=(3,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     if target.shape != input.shape:
@@ -622,6 +791,12 @@ def binary_cross_entropy_with_logits(
     """Binary cross-entropy of sigmoid(x), computed from the logits x without overflow.
 
     ``pos_weight`` (broadcast along the last dim) weighs the positive term.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> logits, targets = cr.tensor([0.0, 1000.0, -1000.0]), cr.tensor([1.0, 0.0, 1.0])
+    >>> F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    tensor([6.9315e-01, 1.0000e+03, 1.0000e+03], shape=(3,), dtype=float32)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
@@ -640,7 +815,15 @@ def binary_cross_entropy_with_logits(
 def hinge_embedding_loss(
     input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
-    """x where y = 1, max(0, margin - x) where y = -1."""
+    """x where y = 1, max(0, margin - x) where y = -1.
+
+    Targets are 1 or -1, of ``input``'s shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hinge_embedding_loss(cr.tensor([0.3, 0.2, 2.0]), cr.tensor([1.0, -1.0, -1.0]), reduction="none")
+    tensor([0.3, 0.8, 0. ], shape=(3,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     zeros = input * 0.0
     margin_term = where(target != 1, clamp(margin - input, min=0.0), zeros)
@@ -658,7 +841,15 @@ def multi_margin_loss(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """sum over j != y of max(0, margin - x[y] + x[j])^p / C (times weight[y]): the multi-class hinge."""
+    """sum over j != y of max(0, margin - x[y] + x[j])^p / C (times weight[y]): the multi-class hinge.
+
+    ``input`` is (N, C) scores, ``target`` (N,) class indices.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.multi_margin_loss(cr.tensor([[1.0, 0.5, -1.0]]), cr.tensor([0]))
+    tensor(0.1667, shape=(), dtype=float32)
+    """
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p}")
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -701,7 +892,19 @@ def _channel_dropout(input: Tensor, p: float, training: bool, spatial: int, op: 
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, L) or (C, L) with probability p; scale the rest by 1/(1-p)."""
+    """Zero whole channels of (N, C, L) or (C, L) with probability p; scale the rest by 1/(1-p).
+
+    Same shape as ``input``; in eval (``training=False``) the identity.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.dropout1d(cr.ones(1, 2, 3), p=0.5, training=False).shape
+    chainrule.Size([1, 2, 3])
+    >>> _ = cr.manual_seed(0)
+    >>> out = F.dropout1d(cr.ones(1, 8, 3), p=0.5)
+    >>> all(len(set(channel)) == 1 for channel in out[0].tolist())
+    True
+    """
     return _channel_dropout(input, p, training, 1, "dropout1d")
 
 
@@ -709,6 +912,15 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """Zero whole channels of (N, C, H, W) or (C, H, W) with probability p; scale the rest by 1/(1-p).
 
     A 3-D input is read as (N, C, L), as PyTorch does (with a warning).
+
+    Same shape as ``input``; in eval (``training=False``) the identity.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> out = F.dropout2d(cr.ones(1, 8, 2, 2), p=0.5)
+    >>> sorted(set(out.flatten().tolist())), all(len(set(c.flatten().tolist())) == 1 for c in out[0])
+    ([0.0, 2.0], True)
     """
     if input.ndim == 3:
         warnings.warn(
@@ -721,7 +933,15 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p.
+
+    Scale the rest by 1/(1-p); same shape as ``input``; in eval (``training=False``) the identity.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.dropout3d(cr.ones(1, 2, 1, 1, 1), p=0.5, training=False).flatten()
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    """
     return _channel_dropout(input, p, training, 3, "dropout3d")
 
 
@@ -735,6 +955,13 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     Dropped elements are set to alpha' = -scale * alpha (SELU's negative limit),
     then ``a (x or alpha') + b`` with a = ((1 - p)(1 + p alpha'^2))^(-1/2),
     b = -a alpha' p restores the mean and variance.
+
+    Same shape as ``input``; in eval (``training=False``) the identity.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.alpha_dropout(cr.tensor([1.0, -1.0]), p=0.5, training=False)
+    tensor([ 1., -1.], shape=(2,), dtype=float32)
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"alpha_dropout: probability has to be between 0 and 1, but got {p}")
@@ -750,7 +977,15 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
 
 # --------------------------------------------------------------------------- more activations
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
-    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 on the edges (PyTorch's rule)."""
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 on the edges (PyTorch's rule).
+
+    Same shape and dtype as ``input``; defaults [-1, 1].
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hardtanh(cr.tensor([-3.0, 0.5, 3.0]))
+    tensor([-1. ,  0.5,  1. ], shape=(3,), dtype=float32)
+    """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     inside = (input > min_val).logical_and(input < max_val)
@@ -758,12 +993,29 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    """min(max(x, 0), 6)."""
+    """min(max(x, 0), 6).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.relu6(cr.tensor([-1.0, 3.0, 8.0]))
+    tensor([0., 3., 6.], shape=(3,), dtype=float32)
+    """
     return hardtanh(input, 0.0, 6.0)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    """x where x > 0, else a x, with a learned slope per channel (dim 1) or one shared slope."""
+    """x where x > 0, else a x, with a learned slope per channel (dim 1) or one shared slope.
+
+    ``input`` (N, C, *) and ``weight`` of (C,) or (1,) slopes; the output has ``input``'s shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.prelu(cr.tensor([[-2.0, -2.0], [4.0, -4.0]]), cr.tensor([0.5, 0.25]))
+    tensor([[-1. , -0.5],
+            [ 4. , -1. ]], shape=(2, 2), dtype=float32)
+    """
     if weight.numel() != 1:
         channels = input.shape[1] if input.ndim >= 2 else None
         if weight.ndim != 1 or weight.shape[0] != channels:
@@ -778,48 +1030,121 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    """x tanh(softplus(x))."""
+    """x tanh(softplus(x)).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.mish(cr.tensor([0.0, 20.0]))
+    tensor([ 0., 20.], shape=(2,), dtype=float32)
+    """
     return input * tanh(softplus(input))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """x relu6(x + 3) / 6: 0 up to -3, x from 3 on, x (x + 3) / 6 between."""
+    """x relu6(x + 3) / 6: 0 up to -3, x from 3 on, x (x + 3) / 6 between.
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hardswish(cr.tensor([-4.0, 0.0, 1.0, 4.0]))
+    tensor([0.    , 0.    , 0.6667, 4.    ], shape=(4,), dtype=float32)
+    """
     return where(input <= -3.0, 0.0, where(input < 3.0, input * (input + 3.0) * (1.0 / 6.0), input))
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """relu6(x + 3) / 6: 0 up to -3, 1 from 3 on, linear between (gradient 0 on the edges)."""
+    """relu6(x + 3) / 6: 0 up to -3, 1 from 3 on, linear between (gradient 0 on the edges).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hardsigmoid(cr.tensor([-4.0, 0.0, 1.5, 4.0]))
+    tensor([0.  , 0.5 , 0.75, 1.  ], shape=(4,), dtype=float32)
+    """
     inside = (input > -3.0).logical_and(input < 3.0)
     return where(inside, input * (1.0 / 6.0) + 0.5, (input >= 3.0).to(input.dtype))
 
 
 def softsign(input: Tensor) -> Tensor:
-    """x / (1 + |x|)."""
+    """x / (1 + |x|).
+
+    Same shape and dtype as ``input``; values in (-1, 1).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softsign(cr.tensor([-3.0, 0.0, 1.0]))
+    tensor([-0.75,  0.  ,  0.5 ], shape=(3,), dtype=float32)
+    """
     return input / (abs(input) + 1.0)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
-    """x - tanh(x)."""
+    """x - tanh(x).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.tanhshrink(cr.tensor([0.0, 100.0]))
+    tensor([ 0., 99.], shape=(2,), dtype=float32)
+    """
     return input - tanh(input)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """x where x > threshold, else value."""
+    """x where x > threshold, else value.
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.threshold(cr.tensor([0.5, 1.0, 2.0]), 1.0, -9.0)
+    tensor([-9., -9.,  2.], shape=(3,), dtype=float32)
+    """
     return where(input > threshold, input, value)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
-    """log(1 / (1 + exp(-x))) = -softplus(-x)."""
+    """log(1 / (1 + exp(-x))) = -softplus(-x).
+
+    Same shape and dtype as ``input``; finite for large negative x.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.logsigmoid(cr.tensor([0.0, -1000.0]))
+    tensor([-6.9315e-01, -1.0000e+03], shape=(2,), dtype=float32)
+    """
     return -softplus(-input)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """softmax(-x) along ``dim``."""
+    """softmax(-x) along ``dim``.
+
+    Same shape as ``input``, each slice along ``dim`` summing to 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softmin(cr.tensor([[0.0, 0.0], [0.0, 1000.0]]), dim=1)
+    tensor([[0.5, 0.5],
+            [1. , 0. ]], shape=(2, 2), dtype=float32)
+    """
     return softmax(-input, dim, dtype=dtype)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
-    """a sigmoid(b), where a and b are the two halves of ``input`` along ``dim``."""
+    """a sigmoid(b), where a and b are the two halves of ``input`` along ``dim``.
+
+    ``input``'s size along ``dim`` (default -1) must be even; the result has half of it.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.glu(cr.tensor([[2.0, 4.0, 0.0, 1000.0]]))
+    tensor([[1., 4.]], shape=(1, 2), dtype=float32)
+    """
     if input.ndim == 0:
         raise RuntimeError("glu: does not support scalars (0-D tensors)")
     if input.shape[dim] % 2:
@@ -832,24 +1157,56 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)) = alpha elu(x / alpha)."""
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)) = alpha elu(x / alpha).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.celu(cr.tensor([-1000.0, 0.0, 2.0]), alpha=2.0)
+    tensor([-2.,  0.,  2.], shape=(3,), dtype=float32)
+    """
     if alpha == 0:
         raise RuntimeError("celu: ZeroDivisionError, alpha must not be 0")
     return elu(input * (1.0 / alpha)) * alpha
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    """scale elu(x, alpha) with the self-normalising constants scale = 1.0507..., alpha = 1.6733...."""
+    """scale elu(x, alpha) with the self-normalising constants scale = 1.0507..., alpha = 1.6733....
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.selu(cr.tensor([0.0, 1.0]))
+    tensor([0.    , 1.0507], shape=(2,), dtype=float32)
+    """
     return elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """x where |x| > lambd, else 0."""
+    """x where |x| > lambd, else 0.
+
+    Same shape and dtype as ``input``; ``lambd`` defaults to 0.5.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.hardshrink(cr.tensor([-1.0, 0.25, 0.75]))
+    tensor([-1.  ,  0.  ,  0.75], shape=(3,), dtype=float32)
+    """
     return where(abs(input) > lambd, input, 0.0)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """x - lambd above lambd, x + lambd below -lambd, 0 between (the proximal map of lambd |x|)."""
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (the proximal map of lambd |x|).
+
+    Same shape and dtype as ``input``; ``lambd`` defaults to 0.5.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softshrink(cr.tensor([-1.0, 0.25, 0.75]))
+    tensor([-0.5 ,  0.  ,  0.25], shape=(3,), dtype=float32)
+    """
     if lambd < 0:
         raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
     return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
@@ -857,12 +1214,28 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 # --------------------------------------------------------------------------- distances
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    """sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast).
+
+    The result has the broadcast shape without ``dim`` (default 1).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.cosine_similarity(cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[0.0, 2.0], [3.0, 3.0]]))
+    tensor([0., 1.], shape=(2,), dtype=float32)
+    """
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
-    """||x1 - x2 + eps||_p along the last dim (inputs broadcast)."""
+    """||x1 - x2 + eps||_p along the last dim (inputs broadcast).
+
+    (N, D) inputs give (N,) (``keepdim=True``: (N, 1)); ``p`` defaults to 2, ``eps`` to 1e-6.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.pairwise_distance(cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 0.0]]), eps=0.0)
+    tensor([5.], shape=(1,), dtype=float32)
+    """
     if x1.ndim == 0 and x2.ndim == 0:
         raise RuntimeError("pairwise_distance: inputs must have at least one dim, got two scalars")
     dim = -1 if max(x1.ndim, x2.ndim) > 0 else None
@@ -888,6 +1261,14 @@ def kl_div(
 
     ``input`` holds log-probabilities. ``reduction='batchmean'`` divides the sum by the
     batch size (the true KL divergence); ``'mean'`` divides by the number of elements.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> p = cr.tensor([[0.5, 0.5]])
+    >>> F.kl_div(cr.log(p), p, reduction="batchmean")
+    tensor(0., shape=(), dtype=float32)
+    >>> F.kl_div(cr.log(cr.tensor([[0.25, 0.75]])), cr.tensor([[1.0, 0.0]]), reduction="sum").exp()
+    tensor(4., shape=(), dtype=float32)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_target:
@@ -906,7 +1287,15 @@ def kl_div(
 
 
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """log(1 + exp(-y x)) for targets y in {1, -1}: the two-class logistic loss."""
+    """log(1 + exp(-y x)) for targets y in {1, -1}: the two-class logistic loss.
+
+    ``input`` and ``target`` have the same shape; reduced by ``reduction``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.soft_margin_loss(cr.tensor([0.0, 1000.0]), cr.tensor([1.0, 1.0]), reduction="none")
+    tensor([0.6931, 0.    ], shape=(2,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(log1p(exp(-_as_float_target(target, input) * input)), reduction, "soft_margin_loss")
 
@@ -920,7 +1309,14 @@ def cosine_embedding_loss(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1; rows of (N, D) or one (D,)."""
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1; rows of (N, D) or one (D,).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x1, x2 = cr.tensor([[1.0, 0.0], [1.0, 0.0]]), cr.tensor([[0.0, 1.0], [1.0, 0.0]])
+    >>> F.cosine_embedding_loss(x1, x2, cr.tensor([1.0, -1.0]), reduction="none")
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
         raise RuntimeError(
@@ -945,7 +1341,16 @@ def margin_ranking_loss(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1."""
+    """max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1.
+
+    Inputs and target broadcast; reduced by ``reduction``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x1, x2, y = cr.tensor([2.0, 1.0]), cr.tensor([1.0, 2.0]), cr.tensor([1.0, 1.0])
+    >>> F.margin_ranking_loss(x1, x2, y, margin=0.5, reduction="none")
+    tensor([0. , 1.5], shape=(2,), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not (input1.ndim == input2.ndim == target.ndim):
         raise RuntimeError(
@@ -968,7 +1373,18 @@ def triplet_margin_loss(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """max(0, d(a, p) - d(a, n) + margin) with d the ``pairwise_distance``; ``swap`` uses min(d(a, n), d(p, n))."""
+    """max(0, d(a, p) - d(a, n) + margin) with d the ``pairwise_distance``; ``swap`` uses min(d(a, n), d(p, n)).
+
+    ``anchor``, ``positive`` and ``negative`` are (N, D) or (D,); reduced by ``reduction``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> a, pos, neg = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[6.0, 8.0]])
+    >>> F.triplet_margin_loss(a, pos, neg, margin=1.0, eps=0.0)
+    tensor(0., shape=(), dtype=float32)
+    >>> F.triplet_margin_loss(a, neg, pos, margin=1.0, eps=0.0)
+    tensor(6., shape=(), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not (anchor.ndim == positive.ndim == negative.ndim) or anchor.ndim not in (1, 2):
         raise RuntimeError(
@@ -997,6 +1413,11 @@ def poisson_nll_loss(
     """The negative log-likelihood of Poisson(target; rate): exp(x) - t x with ``log_input``, else x - t log(x + eps).
 
     ``full`` adds Stirling's approximation of log(t!), t log t - t + log(2 pi t) / 2, where t > 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.poisson_nll_loss(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 0.0]), reduction="none")
+    tensor([1.    , 2.7183], shape=(2,), dtype=float32)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     target = _as_float_target(target, input)
@@ -1021,6 +1442,11 @@ def gaussian_nll_loss(
     last dim of 1; a float is one shared variance. Variances are clamped to ``eps``
     for the value only (the gradient passes as if unclamped, as in PyTorch).
     ``full`` adds log(2 pi) / 2.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.gaussian_nll_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), cr.tensor([1.0, 4.0]), reduction="none")
+    tensor([0.    , 1.1931], shape=(2,), dtype=float32)
     """
     if not isinstance(var, Tensor):
         var = Tensor._wrap(array_module(input._data).full(input.shape, float(var), dtype=input.dtype))
@@ -1051,7 +1477,15 @@ def multilabel_soft_margin_loss(
     reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
-    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over the C classes of (N, C) (times ``weight``)."""
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over the C classes of (N, C) (times ``weight``).
+
+    ``input`` and ``target`` (N, C); the loss per sample is (N,) before ``reduction``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.multilabel_soft_margin_loss(cr.tensor([[1000.0, -1000.0]]), cr.tensor([[1.0, 0.0]]))
+    tensor(0., shape=(), dtype=float32)
+    """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     target = _as_float_target(target, input)
     loss = -(target * logsigmoid(input) + (1.0 - target) * logsigmoid(-input))

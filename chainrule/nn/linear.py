@@ -12,7 +12,13 @@ from chainrule.tensor import Tensor
 
 
 class Identity(Module):
-    """Returns its input; the constructor accepts and ignores any arguments."""
+    """Returns its input; the constructor accepts and ignores any arguments.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Identity(54, unused="argument")(cr.tensor([1.0, 2.0]))
+    tensor([1., 2.], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -27,6 +33,16 @@ class Linear(Module):
     ``weight`` (out_features, in_features) and ``bias`` (out_features,) are
     drawn from U(-1/sqrt(in_features), 1/sqrt(in_features)), as PyTorch's
     (``kaiming_uniform_`` with a = sqrt(5)).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.Linear(784, 10)
+    >>> layer.weight.shape, layer.bias.shape, layer(cr.zeros(32, 784)).shape
+    (chainrule.Size([10, 784]), chainrule.Size([10]), chainrule.Size([32, 10]))
+    >>> with cr.no_grad():
+    ...     _ = layer.weight.fill_(1.0), layer.bias.fill_(0.5)
+    >>> layer(cr.ones(1, 784))[0, :2]
+    tensor([784.5, 784.5], shape=(2,), dtype=float32, grad_fn=<IndexBackward>)
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
@@ -61,6 +77,11 @@ class Bilinear(Module):
 
     ``weight`` (out_features, in1_features, in2_features) and ``bias``
     (out_features,) are drawn from U(-1/sqrt(in1_features), 1/sqrt(in1_features)).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.Bilinear(3, 4, 5)(cr.zeros(2, 3), cr.zeros(2, 4)).shape
+    chainrule.Size([2, 5])
     """
 
     def __init__(

@@ -26,21 +26,45 @@ class _WeightedLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """(x - y)^2: the squared error."""
+    """(x - y)^2: the squared error.
+
+    Input and target of the same shape (*); reduced by ``reduction``: 'mean' (default), 'sum' or 'none'.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MSELoss()(cr.tensor([1.0, 3.0]), cr.tensor([0.0, 0.0]))
+    tensor(5., shape=(), dtype=float32)
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
-    """|x - y|: the absolute error."""
+    """|x - y|: the absolute error.
+
+    Input and target of the same shape (*); reduced by ``reduction``: 'mean' (default), 'sum' or 'none'.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.L1Loss(reduction="sum")(cr.tensor([1.0, -3.0]), cr.tensor([0.0, 0.0]))
+    tensor(4., shape=(), dtype=float32)
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class HuberLoss(_Loss):
-    """Squared error below ``delta``, absolute error (times delta) above it."""
+    """Squared error below ``delta``, absolute error (times delta) above it.
+
+    0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), for d = x - y; input and target of the same shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.HuberLoss(reduction="none")(cr.tensor([0.5, 3.0]), cr.zeros(2))
+    tensor([0.125, 2.5  ], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
@@ -51,7 +75,15 @@ class HuberLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """Huber loss divided by ``beta``."""
+    """Huber loss divided by ``beta``.
+
+    0.5 d^2 / beta where |d| < beta, else |d| - beta / 2; input and target of the same shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.SmoothL1Loss(reduction="none")(cr.tensor([0.5, 3.0]), cr.zeros(2))
+    tensor([0.125, 2.5  ], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
         super().__init__(size_average, reduce, reduction)
@@ -65,6 +97,14 @@ class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits (N, C, *) against class indices (N, *) or class probabilities.
 
     loss = CrossEntropyLoss()(logits, labels)     # logits (N, C), labels (N,) int64
+
+    ``loss_n = -log softmax(x_n)[y_n] = logsumexp(x_n) - x_n[y_n]``, averaged over the batch by default.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> loss = nn.CrossEntropyLoss()
+    >>> loss(cr.zeros(3, 4), cr.tensor([0, 1, 3])).exp()
+    tensor(4., shape=(), dtype=float32)
     """
 
     def __init__(
@@ -92,7 +132,16 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """-x[t]: the negative log-likelihood of log-probabilities (N, C, *) at class indices (N, *)."""
+    """-x[t]: the negative log-likelihood of log-probabilities (N, C, *) at class indices (N, *).
+
+    Usually after ``LogSoftmax``: together they are ``CrossEntropyLoss``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> log_probs = cr.log(cr.tensor([[0.25, 0.75]]))
+    >>> nn.NLLLoss()(log_probs, cr.tensor([0])).exp()
+    tensor(4., shape=(), dtype=float32)
+    """
 
     def __init__(
         self,
@@ -110,14 +159,30 @@ class NLLLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
-    """-(y log p + (1 - y) log(1 - p)) for probabilities p (after a sigmoid)."""
+    """-(y log p + (1 - y) log(1 - p)) for probabilities p (after a sigmoid).
+
+    Input and target of the same shape; each log is clamped to >= -100.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.BCELoss()(cr.tensor([0.5, 0.5]), cr.tensor([1.0, 0.0])).exp()
+    tensor(2., shape=(), dtype=float32)
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Sigmoid and binary cross-entropy in one stable step, from logits; ``pos_weight`` weighs positives."""
+    """Sigmoid and binary cross-entropy in one stable step, from logits; ``pos_weight`` weighs positives.
+
+    ``loss = -(y log sigmoid(x) + (1 - y) log sigmoid(-x))``; input and target of the same shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.BCEWithLogitsLoss()(cr.tensor([0.0, 0.0]), cr.tensor([1.0, 0.0])).exp()
+    tensor(2., shape=(), dtype=float32)
+    """
 
     def __init__(
         self,
@@ -138,7 +203,13 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    """x where y = 1, max(0, margin - x) where y = -1 (x often a distance)."""
+    """x where y = 1, max(0, margin - x) where y = -1 (x often a distance).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.HingeEmbeddingLoss(reduction="none")(cr.tensor([0.3, 0.2]), cr.tensor([1.0, -1.0]))
+    tensor([0.3, 0.8], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
@@ -149,7 +220,15 @@ class HingeEmbeddingLoss(_Loss):
 
 
 class MultiMarginLoss(_WeightedLoss):
-    """The multi-class hinge: sum over wrong classes j of max(0, margin - x[y] + x[j])^p / C."""
+    """The multi-class hinge: sum over wrong classes j of max(0, margin - x[y] + x[j])^p / C.
+
+    Input (N, C) scores, target (N,) class indices.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MultiMarginLoss()(cr.tensor([[1.0, 0.5, -1.0]]), cr.tensor([0]))
+    tensor(0.1667, shape=(), dtype=float32)
+    """
 
     def __init__(
         self,
@@ -173,7 +252,14 @@ class MultiMarginLoss(_WeightedLoss):
 
 
 class KLDivLoss(_Loss):
-    """KL(target || exp(input)) for log-probabilities ``input``; ``reduction='batchmean'`` is the true KL."""
+    """KL(target || exp(input)) for log-probabilities ``input``; ``reduction='batchmean'`` is the true KL.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> target = cr.tensor([[1.0, 0.0]])
+    >>> nn.KLDivLoss(reduction="batchmean")(cr.log(cr.tensor([[0.25, 0.75]])), target).exp()
+    tensor(4., shape=(), dtype=float32)
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
         batchmean = reduction == "batchmean"
@@ -187,7 +273,15 @@ class KLDivLoss(_Loss):
 
 
 class SoftMarginLoss(_Loss):
-    """log(1 + exp(-y x)) for targets y in {1, -1}."""
+    """log(1 + exp(-y x)) for targets y in {1, -1}.
+
+    Input and target of the same shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.SoftMarginLoss()(cr.tensor([0.0]), cr.tensor([1.0])).exp()
+    tensor(2., shape=(), dtype=float32)
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.soft_margin_loss(input, target, reduction=self.reduction)
@@ -200,21 +294,46 @@ class _MarginLoss(_Loss):
 
 
 class CosineEmbeddingLoss(_MarginLoss):
-    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1."""
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1.
+
+    Inputs (N, D) or (D,), target (N,) or () of 1 and -1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.CosineEmbeddingLoss()(cr.tensor([[1.0, 0.0]]), cr.tensor([[0.0, 1.0]]), cr.tensor([1.0]))
+    tensor(1., shape=(), dtype=float32)
+    """
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         return F.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
 class MarginRankingLoss(_MarginLoss):
-    """max(0, -y (x1 - x2) + margin)."""
+    """max(0, -y (x1 - x2) + margin).
+
+    Inputs and target broadcast; y is 1 (x1 should rank higher) or -1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MarginRankingLoss(margin=0.5)(cr.tensor([1.0]), cr.tensor([2.0]), cr.tensor([1.0]))
+    tensor(1.5, shape=(), dtype=float32)
+    """
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
 class TripletMarginLoss(_Loss):
-    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance (``swap``: min(d(a, n), d(p, n)))."""
+    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance (``swap``: min(d(a, n), d(p, n))).
+
+    Anchor, positive and negative are (N, D) or (D,).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> a, pos, neg = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[6.0, 8.0]])
+    >>> nn.TripletMarginLoss(margin=1.0, eps=0.0)(a, neg, pos)
+    tensor(6., shape=(), dtype=float32)
+    """
 
     def __init__(
         self,
@@ -241,7 +360,15 @@ class TripletMarginLoss(_Loss):
 
 
 class PoissonNLLLoss(_Loss):
-    """exp(x) - t x (``log_input``) or x - t log(x + eps): the Poisson negative log-likelihood."""
+    """exp(x) - t x (``log_input``) or x - t log(x + eps): the Poisson negative log-likelihood.
+
+    Input and target of the same shape.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.PoissonNLLLoss(reduction="none")(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 0.0]))
+    tensor([1.    , 2.7183], shape=(2,), dtype=float32)
+    """
 
     def __init__(
         self,
@@ -264,7 +391,13 @@ class PoissonNLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
-    """(log var + (x - t)^2 / var) / 2: the Gaussian negative log-likelihood; ``forward(input, target, var)``."""
+    """(log var + (x - t)^2 / var) / 2: the Gaussian negative log-likelihood; ``forward(input, target, var)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.GaussianNLLLoss(reduction="none")(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0]), cr.tensor([1.0, 4.0]))
+    tensor([0.    , 1.1931], shape=(2,), dtype=float32)
+    """
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction=reduction)
@@ -276,7 +409,15 @@ class GaussianNLLLoss(_Loss):
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
-    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over classes: independent binary labels."""
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) averaged over classes: independent binary labels.
+
+    Input and target (N, C); target entries are 0 or 1.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MultiLabelSoftMarginLoss()(cr.tensor([[1000.0, -1000.0]]), cr.tensor([[1.0, 0.0]]))
+    tensor(0., shape=(), dtype=float32)
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.backend import Device, device_of, dtypes, to_device
+from chainrule.backend import Device, device_of, dtypes, is_array, to_device
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
@@ -83,9 +83,11 @@ def _check_name(name, kind: str) -> None:
 
 
 def _as_array(value, key: str):
-    """A state_dict entry (chainrule tensor, NumPy array, anything NumPy converts) as an array."""
+    """A state_dict entry (chainrule tensor, array of any device, anything NumPy converts) as an array."""
     if isinstance(value, Tensor):
         return value._data
+    if is_array(value):
+        return value
     try:
         return np.asarray(value)
     except Exception as exc:
@@ -98,6 +100,13 @@ class Module:
     ``module(x)`` runs ``forward(x)`` (and any registered hooks). ``training``
     says whether the module is in training mode (``train()``) or evaluation
     mode (``eval()``), which changes what Dropout and BatchNorm do.
+
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    >>> sum(p.numel() for p in model.parameters()), model.training, model.eval().training
+    (9, True, False)
+    >>> list(model.state_dict())
+    ['0.weight', '0.bias']
     """
 
     training: bool
@@ -427,12 +436,15 @@ class Module:
     def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
         """Move and/or cast the parameters and buffers in place: ``to("cuda")``, ``to(cr.float64)``.
 
-        Only floating-point tensors change dtype (an int64 step counter stays int64).
+        A device is a string, a Device, or an int (that CUDA device); the
+        tensors are changed in place, so an optimizer made before the move
+        keeps working. Only floating-point tensors change dtype (an int64 step
+        counter stays int64). ``non_blocking`` is accepted (copies are ordered anyway).
         """
         for arg in args:
             if isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, (str, Device)):
+            elif isinstance(arg, (str, Device)) or (isinstance(arg, int) and not isinstance(arg, bool)):
                 device = arg
             else:
                 dtype = arg

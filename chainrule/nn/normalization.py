@@ -122,13 +122,38 @@ class _BatchNorm(_Normalization):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization of (N, C) or (N, C, L) inputs, per channel C."""
+    """Batch normalization of (N, C) or (N, C, L) inputs, per channel C.
+
+    ``BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)``:
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, in training with the batch's statistics (and the running
+    estimates updated), in eval mode with the running estimates.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> bn = nn.BatchNorm1d(2)
+    >>> bn(cr.tensor([[1.0, 10.0], [3.0, 10.0]]))
+    tensor([[-1.,  0.],
+            [ 1.,  0.]], shape=(2, 2), dtype=float32, grad_fn=<BatchNormBackward>)
+    >>> bn.running_mean
+    tensor([0.2, 1. ], shape=(2,), dtype=float32)
+    """
 
     _expected_dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization of (N, C, H, W) inputs, per channel C."""
+    """Batch normalization of (N, C, H, W) inputs, per channel C.
+
+    ``BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)``: as
+    ``BatchNorm1d``, the statistics of each channel over N, H and W.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> bn = nn.BatchNorm2d(3)
+    >>> out = bn(cr.randn(4, 3, 5, 5))
+    >>> out.shape, abs(out.mean().item()) < 1e-5
+    (chainrule.Size([4, 3, 5, 5]), True)
+    """
 
     _expected_dims = (4,)
 
@@ -138,6 +163,12 @@ class LayerNorm(_Normalization):
 
     ``weight`` and ``bias`` have shape ``normalized_shape`` (``bias=False``
     drops the shift; ``elementwise_affine=False`` drops both).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.LayerNorm(2)(cr.tensor([[1.0, 3.0], [2.0, 2.0]]))
+    tensor([[-1.,  1.],
+            [ 0.,  0.]], shape=(2, 2), dtype=float32, grad_fn=<LayerNormBackward>)
     """
 
     def __init__(
@@ -175,6 +206,14 @@ class GroupNorm(_Normalization):
     """Standardize each sample over groups of ``num_channels / num_groups`` channels of (N, C, *).
 
     ``weight`` and ``bias`` are per channel (num_channels,).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.GroupNorm(2, 4)(cr.tensor([[[1.0], [3.0], [5.0], [5.0]]]))
+    tensor([[[-1.],
+             [ 1.],
+             [ 0.],
+             [ 0.]]], shape=(1, 4, 1), dtype=float32, grad_fn=<AddBackward>)
     """
 
     def __init__(

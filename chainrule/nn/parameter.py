@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.backend import dtypes
+from chainrule.ops.creation import empty
 from chainrule.tensor import Tensor
 
 
@@ -15,6 +16,12 @@ class Parameter(Tensor):
     default::
 
         self.weight = cr.nn.Parameter(cr.zeros(3, 4))
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> p = nn.Parameter(cr.zeros(2))
+    >>> p.requires_grad, isinstance(p, cr.Tensor)
+    (True, True)
     """
 
     def __init__(self, data=None, requires_grad: bool = True):
@@ -28,6 +35,4 @@ class Parameter(Tensor):
 
 def empty_parameter(shape: tuple[int, ...], device=None, dtype=None) -> Parameter:
     """An uninitialised Parameter for a layer's constructor (its ``reset_parameters`` fills it)."""
-    from chainrule.ops.creation import empty
-
     return Parameter(empty(*shape, dtype=dtype, device=device))

@@ -7,13 +7,11 @@ The stride defaults to the kernel size (non-overlapping windows).
 from __future__ import annotations
 
 from chainrule.nn.module import Module
-from chainrule.ops import resample
+from chainrule.ops import pool, resample
 from chainrule.tensor import Tensor
 
 
 def _pool_ops():
-    from chainrule.ops import pool
-
     return pool
 
 
@@ -51,19 +49,44 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """The maximum over windows of (N, C, L)."""
+    """The maximum over windows of (N, C, L).
+
+    ``MaxPool1d(kernel_size, stride=kernel_size, padding=0, dilation=1, return_indices=False, ceil_mode=False)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MaxPool1d(2)(cr.tensor([[[1.0, 5.0, 2.0, 0.0]]]))
+    tensor([[[5., 2.]]], shape=(1, 1, 2), dtype=float32)
+    """
 
     _function = "max_pool1d"
 
 
 class MaxPool2d(_MaxPoolNd):
-    """The maximum over windows of (N, C, H, W)."""
+    """The maximum over windows of (N, C, H, W).
+
+    ``MaxPool2d(kernel_size, stride=kernel_size, padding=0, dilation=1, return_indices=False, ceil_mode=False)``;
+    H_out = (H + 2 padding - dilation (kernel - 1) - 1) // stride + 1, and likewise W_out.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.MaxPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]], shape=(1, 1, 2, 2), dtype=float32)
+    """
 
     _function = "max_pool2d"
 
 
 class AvgPool2d(Module):
-    """The mean over windows of (N, C, H, W)."""
+    """The mean over windows of (N, C, H, W).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AvgPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5,  4.5],
+              [10.5, 12.5]]]], shape=(1, 1, 2, 2), dtype=float32)
+    """
 
     _function = "avg_pool2d"
 
@@ -100,7 +123,15 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """The mean over the windows that split (H, W) into ``output_size`` (e.g. 1: global average pooling)."""
+    """The mean over the windows that split (H, W) into ``output_size`` (e.g. 1: global average pooling).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveAvgPool2d(1)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[7.5]]]], shape=(1, 1, 1, 1), dtype=float32)
+    >>> nn.AdaptiveAvgPool2d((2, 3))(cr.zeros(1, 8, 7, 7)).shape
+    chainrule.Size([1, 8, 2, 3])
+    """
 
     _function = "adaptive_avg_pool2d"
 
@@ -116,7 +147,13 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AvgPool1d(AvgPool2d):
-    """The mean over windows of (N, C, L)."""
+    """The mean over windows of (N, C, L).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AvgPool1d(2)(cr.tensor([[[1.0, 5.0, 2.0, 0.0]]]))
+    tensor([[[3., 1.]]], shape=(1, 1, 2), dtype=float32)
+    """
 
     _function = "avg_pool1d"
 
@@ -125,14 +162,26 @@ class AvgPool1d(AvgPool2d):
 
 
 class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
-    """The mean over the windows that split L into ``output_size``."""
+    """The mean over the windows that split L into ``output_size``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveAvgPool1d(2)(cr.tensor([[[1.0, 5.0, 2.0, 0.0]]]))
+    tensor([[[3., 1.]]], shape=(1, 1, 2), dtype=float32)
+    """
 
     _function = "adaptive_avg_pool1d"
 
 
 class AdaptiveMaxPool2d(Module):
     """The maximum over the windows that split (H, W) into ``output_size``; with ``return_indices``,
-    also each maximum's flat index into H * W (for ``MaxUnpool2d``-style uses)."""
+    also each maximum's flat index into H * W (for ``MaxUnpool2d``-style uses).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveMaxPool2d(1)(cr.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[15.]]]], shape=(1, 1, 1, 1), dtype=float32)
+    """
 
     _function = "adaptive_max_pool2d"
 
@@ -149,6 +198,12 @@ class AdaptiveMaxPool2d(Module):
 
 
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
-    """The maximum over the windows that split L into ``output_size`` (and their indices with ``return_indices``)."""
+    """The maximum over the windows that split L into ``output_size`` (and their indices with ``return_indices``).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.AdaptiveMaxPool1d(2)(cr.tensor([[[1.0, 5.0, 2.0, 0.0]]]))
+    tensor([[[5., 2.]]], shape=(1, 1, 2), dtype=float32)
+    """
 
     _function = "adaptive_max_pool1d"

@@ -55,6 +55,11 @@ class RNNBase(Module):
     ``bias``, ``bias_ih_l{k}{d}``, ``bias_hh_l{k}{d}`` (G*H,), where G is 1, 4
     or 3 gates and I_k is ``input_size`` for k = 0, else H times the number of
     directions.
+
+    >>> from chainrule import nn
+    >>> lstm = nn.LSTM(4, 8, num_layers=2)
+    >>> [name for name, _ in lstm.named_parameters()][:4]
+    ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']
     """
 
     def __init__(
@@ -294,6 +299,13 @@ class RNN(RNNBase):
     zeros when None. Returns ``(output, h_n)``: output (T, N, D * H) (each
     step's last-layer state, both directions concatenated) and h_n
     (L * D, N, H), each layer's and direction's final state.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> rnn = nn.RNN(input_size=4, hidden_size=8, batch_first=True)
+    >>> output, h = rnn(cr.zeros(2, 5, 4))
+    >>> output.shape, h.shape
+    (chainrule.Size([2, 5, 8]), chainrule.Size([1, 2, 8]))
     """
 
     def __init__(self, *args, **kwargs):
@@ -326,6 +338,13 @@ class LSTM(RNNBase):
     supported). ``forward(input, hx=None)`` with hx = (h_0, c_0), each
     (L * D, N, H) or (L * D, H) unbatched, zeros when None; returns
     ``(output, (h_n, c_n))`` with the shapes of ``RNN``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> lstm = nn.LSTM(input_size=4, hidden_size=8, num_layers=2)
+    >>> output, (h, c) = lstm(cr.zeros(5, 2, 4))
+    >>> output.shape, h.shape, c.shape
+    (chainrule.Size([5, 2, 8]), chainrule.Size([2, 2, 8]), chainrule.Size([2, 2, 8]))
     """
 
     def __init__(self, *args, **kwargs):
@@ -347,6 +366,13 @@ class GRU(RNNBase):
         n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)),    h' = (1 - z) n + z h
 
     Constructor, inputs and outputs as ``RNN`` (without ``nonlinearity``).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> gru = nn.GRU(4, 8, bidirectional=True)
+    >>> output, h = gru(cr.zeros(5, 2, 4))
+    >>> output.shape, h.shape
+    (chainrule.Size([5, 2, 16]), chainrule.Size([2, 2, 8]))
     """
 
     def __init__(self, *args, **kwargs):
@@ -361,7 +387,13 @@ class GRU(RNNBase):
 
 # --------------------------------------------------------------------------- cells
 class RNNCellBase(Module):
-    """One time step: ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,)."""
+    """One time step: ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,).
+
+    >>> from chainrule import nn
+    >>> cell = nn.GRUCell(4, 8)
+    >>> cell.weight_ih.shape, cell.weight_hh.shape, cell.bias_ih.shape
+    (chainrule.Size([24, 4]), chainrule.Size([24, 8]), chainrule.Size([24]))
+    """
 
     _mode = "rnn_tanh"
 
@@ -440,7 +472,15 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
-    """One Elman step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh); ``forward(input, hx=None)`` returns h'."""
+    """One Elman step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh); ``forward(input, hx=None)`` returns h'.
+
+    Input (N, I) or (I,), h (N, H) or (H,).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.RNNCell(4, 8)(cr.zeros(2, 4)).shape
+    chainrule.Size([2, 8])
+    """
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
@@ -457,7 +497,16 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    """One LSTM step (gates as ``LSTM``); ``forward(input, hx=None)`` with hx = (h, c) returns (h', c')."""
+    """One LSTM step (gates as ``LSTM``); ``forward(input, hx=None)`` with hx = (h, c) returns (h', c').
+
+    Input (N, I) or (I,); h and c (N, H) or (H,).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> h, c = nn.LSTMCell(4, 8)(cr.zeros(2, 4))
+    >>> h.shape, c.shape
+    (chainrule.Size([2, 8]), chainrule.Size([2, 8]))
+    """
 
     _mode = "lstm"
 
@@ -471,7 +520,15 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step (gates as ``GRU``); ``forward(input, hx=None)`` returns h'."""
+    """One GRU step (gates as ``GRU``); ``forward(input, hx=None)`` returns h'.
+
+    Input (N, I) or (I,), h (N, H) or (H,).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> nn.GRUCell(4, 8)(cr.zeros(2, 4)).shape
+    chainrule.Size([2, 8])
+    """
 
     _mode = "gru"
 

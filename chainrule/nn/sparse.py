@@ -15,6 +15,12 @@ class Embedding(Module):
 
     ``weight`` is drawn from N(0, 1). The row ``padding_idx``, if given, starts
     at zero and never receives a gradient (a "no token" vector that stays zero).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> embedding = nn.Embedding(10, 3, padding_idx=0)
+    >>> embedding(cr.tensor([[1, 2, 0]])).shape, embedding.weight[0]
+    (chainrule.Size([1, 3, 3]), tensor([0., 0., 0.], shape=(3,), dtype=float32, grad_fn=<IndexBackward>))
     """
 
     def __init__(

@@ -68,6 +68,12 @@ class TransformerEncoderLayer(Module):
     src (S, N, E) ((N, S, E) with ``batch_first``, (S, E) unbatched); the masks
     as ``MultiheadAttention``'s ``attn_mask`` and ``key_padding_mask``.
     Returns a tensor shaped like src.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=True)
+    >>> layer(cr.randn(3, 5, 8)).shape
+    chainrule.Size([3, 5, 8])
     """
 
     def __init__(
@@ -135,6 +141,13 @@ class TransformerEncoder(Module):
     The layers are deep copies (independent parameters) in ``layers``, so the
     state_dict keys are PyTorch's ("layers.0.self_attn.in_proj_weight", ...).
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
+    >>> encoder = nn.TransformerEncoder(layer, num_layers=2)
+    >>> encoder(cr.randn(5, 3, 8)).shape, len(encoder.layers)
+    (chainrule.Size([5, 3, 8]), 2)
     """
 
     def __init__(
@@ -180,6 +193,12 @@ class TransformerDecoderLayer(Module):
     memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)``:
     tgt (T, N, E), memory (S, N, E) ((N, T, E), (N, S, E) with ``batch_first``;
     (T, E), (S, E) unbatched). Returns a tensor shaped like tgt.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=True)
+    >>> layer(cr.randn(3, 4, 8), cr.randn(3, 6, 8)).shape
+    chainrule.Size([3, 4, 8])
     """
 
     def __init__(
@@ -281,6 +300,12 @@ class TransformerDecoder(Module):
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False)``;
     when ``tgt_is_causal`` is None it is read from ``tgt_mask``.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, dim_feedforward=16), num_layers=2)
+    >>> decoder(cr.randn(4, 3, 8), cr.randn(6, 3, 8)).shape
+    chainrule.Size([4, 3, 8])
     """
 
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None):
@@ -331,6 +356,12 @@ class Transformer(Module):
     src_is_causal=None, tgt_is_causal=None, memory_is_causal=False)``: src (S, N, E),
     tgt (T, N, E) (batch first with ``batch_first``; unbatched (S, E), (T, E));
     returns (T, N, E).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)
+    >>> model(cr.randn(6, 3, 8), cr.randn(4, 3, 8)).shape
+    chainrule.Size([4, 3, 8])
     """
 
     def __init__(

@@ -181,9 +181,9 @@ def _log1p(g, record):
     return g.node("Log", [g.node("Add", [g.name_of(x), g.scalar(1, x)])])
 
 
-@converts("Maximum")
+@converts("Maximum", "Minimum")
 def _maximum(g, record):
-    return g.node("Max" if record.params["pick_max"] else "Min", [_input(g, record, 0), _input(g, record, 1)])
+    return g.node("Max" if record.name == "Maximum" else "Min", [_input(g, record, 0), _input(g, record, 1)])
 
 
 @converts("Clamp")
@@ -200,7 +200,7 @@ def _cast(g, record):
     return g.node("Cast", [_input(g, record)], to=to)
 
 
-@converts("Compare")
+@converts("BinaryUfunc")
 def _compare(g, record):
     ufunc = record.params["ufunc"]
     kinds = {
@@ -227,9 +227,9 @@ def _compare(g, record):
     return g.node(kinds[ufunc], [a, b])
 
 
-@converts("Piecewise")
+@converts("Floor", "Ceil", "Trunc", "Round")
 def _piecewise(g, record):
-    ufunc = record.params["ufunc"]
+    ufunc = record.name.lower()
     if ufunc == "round" and record.params.get("decimals", 0):
         raise NotImplementedError("round with decimals")
     name = _input(g, record)
@@ -294,7 +294,7 @@ def _step(g, record):
     return g.node("Cast", [positive], to=g.helper.np_dtype_to_tensor_dtype(x.dtype))
 
 
-@converts("Sign")
+@converts("Sign", "SignStraightThrough")
 def _sign(g, record):
     return g.node("Sign", [_input(g, record)])
 

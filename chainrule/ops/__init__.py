@@ -8,6 +8,7 @@ same name here (so ``x.sum(1)`` is ``ops.sum(x, 1)``).
 
 from chainrule.ops import (
     activation,
+    casting,
     creation,
     elementwise,
     indexing,
@@ -38,8 +39,9 @@ _METHODS = {
     reduce: (
         "sum mean var std amax amin argmax argmin max min logsumexp prod norm all any cumsum cumprod count_nonzero"
     ),
+    casting: "type_as",
     shape: (
-        "reshape view flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand broadcast_to "
+        "reshape view view_as reshape_as expand_as flatten unflatten squeeze unsqueeze permute transpose swapaxes t expand broadcast_to "
         "repeat flip split chunk unbind tril triu roll narrow movedim moveaxis diagonal diag diag_embed diff "
         "repeat_interleave"
     ),
@@ -50,13 +52,18 @@ _METHODS = {
 
 
 def _reflected(function):
+    """``other <op> tensor`` as ``function(other, tensor)`` (Python calls ``tensor.__rop__(other)``)."""
+
     def reflected(self, other):
         return function(other, self)
 
+    reflected.__name__ = reflected.__qualname__ = f"r{function.__name__}"
+    reflected.__doc__ = f"``other`` and this tensor, in that order, given to ``{function.__name__}``."
     return reflected
 
 
 def _bind_tensor_methods() -> None:
+    """Give Tensor its op methods and operators: the functions themselves, so a call costs no wrapper."""
     for module, names in _METHODS.items():
         for name in names.split():
             setattr(Tensor, name, getattr(module, name))
@@ -90,16 +97,8 @@ def _bind_tensor_methods() -> None:
     Tensor.__getitem__ = indexing.getitem
     Tensor.T = property(shape.reverse_dims)
     Tensor.mT = property(shape.matrix_transpose)
-    Tensor.float = lambda self: elementwise.to_dtype(self, "float32")
-    Tensor.double = lambda self: elementwise.to_dtype(self, "float64")
-    Tensor.half = lambda self: elementwise.to_dtype(self, "float16")
-    Tensor.long = lambda self: elementwise.to_dtype(self, "int64")
-    Tensor.int = lambda self: elementwise.to_dtype(self, "int32")
-    Tensor.bool = lambda self: elementwise.to_dtype(self, "bool")
-    Tensor.type_as = lambda self, other: elementwise.to_dtype(self, other.dtype)
-    Tensor.expand_as = lambda self, other: shape.expand(self, other.shape)
-    Tensor.view_as = lambda self, other: shape.reshape(self, other.shape)
-    Tensor.reshape_as = Tensor.view_as
+    for name, method in casting.DTYPE_METHODS.items():
+        setattr(Tensor, name, method)
     Tensor.type = creation.tensor_type
 
 

@@ -11,9 +11,7 @@ runs whole.
 
 from __future__ import annotations
 
-import numpy as np
-
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 
 FLAT_BLOCK = 1 << 14  # elements: a block and its dozen float32 temporaries fit in a 256 KiB L2
 
@@ -24,13 +22,16 @@ def blockwise(compute, *arrays):
     The arrays must be of one shape to be split (else ``compute`` runs on them whole).
     """
     first = arrays[0]
-    if array_module(first) is not np or first.size <= FLAT_BLOCK or any(a.shape != first.shape for a in arrays):
+    if first.ndim == 0:  # NumPy turns 0-d intermediates into scalars, which in-place kernels can't write to
+        return compute(*(a.reshape(1) for a in arrays)).reshape(())
+    if not library_of(first).cache_blocking or first.size <= FLAT_BLOCK or any(a.shape != first.shape for a in arrays):
         return compute(*arrays)
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    xp = array_module(first)
+    flats = [xp.ascontiguousarray(a).reshape(-1) for a in arrays]
     output = None
     for start in range(0, first.size, FLAT_BLOCK):
         block = compute(*(flat[start : start + FLAT_BLOCK] for flat in flats))
         if output is None:
-            output = np.empty(first.size, dtype=block.dtype)
+            output = xp.empty(first.size, dtype=block.dtype)
         output[start : start + FLAT_BLOCK] = block
     return output.reshape(first.shape)

@@ -24,11 +24,11 @@ import math
 import numpy as np
 
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module, dtypes
+from chainrule.backend import array_module, dtypes, library_of
 from chainrule.ops._args import normalize_dim
 from chainrule.ops._blocks import blockwise
 from chainrule.ops.elementwise import exp, sigmoid, tanh, to_dtype, where
-from chainrule.ops.norm import row_sums
+from chainrule.ops.norm import difference_times, row_sums
 from chainrule.tensor import Tensor
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -41,9 +41,8 @@ def _floating(input: Tensor) -> Tensor:
     return input if input.dtype.kind == "f" else to_dtype(input, dtypes.default_float)
 
 
-def _sigmoid_array(z):
-    """The logistic function on an array, in the form that never overflows."""
-    xp = array_module(z)
+def _sigmoid_array(xp, z):
+    """The logistic function on an array of module ``xp``, in the form that never overflows."""
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
@@ -63,28 +62,73 @@ def _dot_along(a, b, dim: int):
     return array_module(a).einsum("...i,...i->...", a, b)[..., None]
 
 
+# On the host each kernel below is a few in-place NumPy passes over one buffer; on a device the
+# elementwise steps between its reductions run as one fused kernel each (``ArrayLibrary.fused``).
+
+
+def _exp_shifted(library):
+    xp = library.xp
+
+    def exp_shifted(x, shift):
+        return xp.exp(x - shift)
+
+    return exp_shifted
+
+
+def _log_normalized(library):
+    xp = library.xp
+
+    def log_normalized(x, shift, total):
+        return x - shift - xp.log(total)
+
+    return log_normalized
+
+
+def _log_softmax_vjp(library):
+    xp = library.xp
+
+    def log_softmax_vjp(grad, y, grad_sum):
+        return grad - xp.exp(y) * grad_sum
+
+    return log_softmax_vjp
+
+
 def _softmax_kernel(x, dim: int):
-    y = x - x.max(axis=dim, keepdims=True)
-    array_module(x).exp(y, out=y)
+    library = library_of(x)
+    if library.in_place_chains:
+        y = x - x.max(axis=dim, keepdims=True)
+        library.xp.exp(y, out=y)
+    else:
+        y = library.fused(_exp_shifted)(x, x.max(axis=dim, keepdims=True))
     y /= _sum_along(y, dim)
     return y
 
 
 def _softmax_vjp_kernel(grad, y, dim: int):
+    library = library_of(y)
+    if not library.in_place_chains:
+        return library.fused(difference_times)(grad, _dot_along(grad, y, dim), y)
     grad_x = grad - _dot_along(grad, y, dim)
     grad_x *= y
     return grad_x
 
 
 def _log_softmax_kernel(x, dim: int):
-    xp = array_module(x)
-    y = x - x.max(axis=dim, keepdims=True)
+    library = library_of(x)
+    xp = library.xp
+    shift = x.max(axis=dim, keepdims=True)
+    if not library.in_place_chains:
+        return library.fused(_log_normalized)(x, shift, _sum_along(library.fused(_exp_shifted)(x, shift), dim))
+    y = x - shift
     y -= xp.log(_sum_along(xp.exp(y), dim))
     return y
 
 
 def _log_softmax_vjp_kernel(grad, y, dim: int):
-    xp = array_module(y)
+    library = library_of(y)
+    xp = library.xp
+    if not library.in_place_chains:
+        return library.fused(_log_softmax_vjp)(grad, y, _sum_along(grad, dim))
     grad_x = xp.exp(y)
     grad_x *= _sum_along(grad, dim)
     return xp.subtract(grad, grad_x, out=grad_x)
@@ -174,15 +218,38 @@ def _softmax_dim(input: Tensor, dim, op: str) -> int:
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    """Probabilities along ``dim``: exp(x_i) / sum_j exp(x_j), computed stably."""
+    """Probabilities along ``dim``: exp(x_i) / sum_j exp(x_j), computed stably.
+
+    Same shape as ``input``, each slice along ``dim`` summing to 1; ``dtype`` casts the input first.
+
+    >>> import chainrule as cr
+    >>> cr.softmax(cr.tensor([[0.0, 0.0], [0.0, 1000.0]]), dim=1)
+    tensor([[0.5, 0.5],
+            [0. , 1. ]], shape=(2, 2), dtype=float32)
+    """
     input = to_dtype(input, dtype) if dtype is not None else _floating(input)
-    return Softmax.apply(input, dim=_softmax_dim(input, dim, "softmax"))
+    dim = _softmax_dim(input, dim, "softmax")
+    if input.ndim == 0:  # one element: computed as a vector of one
+        return Softmax.apply(input.reshape(1), dim=0).reshape(())
+    return Softmax.apply(input, dim=dim)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    """Log-probabilities along ``dim``: x_i - logsumexp(x), finite for logits of any size."""
+    """Log-probabilities along ``dim``: x_i - logsumexp(x), finite for logits of any size.
+
+    Same shape as ``input``; ``dtype`` casts the input first. ``exp`` of the result sums to 1 along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.log_softmax(cr.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931], shape=(2,), dtype=float32)
+    >>> cr.log_softmax(cr.tensor([[1000.0, 1000.0]]), dim=1)
+    tensor([[-0.6931, -0.6931]], shape=(1, 2), dtype=float32)
+    """
     input = to_dtype(input, dtype) if dtype is not None else _floating(input)
-    return LogSoftmax.apply(input, dim=_softmax_dim(input, dim, "log_softmax"))
+    dim = _softmax_dim(input, dim, "log_softmax")
+    if input.ndim == 0:  # one element: computed as a vector of one
+        return LogSoftmax.apply(input.reshape(1), dim=0).reshape(())
+    return LogSoftmax.apply(input, dim=dim)
 
 
 # --------------------------------------------------------------------------- piecewise linear
@@ -219,21 +286,57 @@ class LeakyReluBackward(Op):
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x where x > 0, else negative_slope * x."""
+    """x where x > 0, else negative_slope * x.
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.leaky_relu(cr.tensor([-2.0, 0.0, 3.0]), negative_slope=0.5)
+    tensor([-1.,  0.,  3.], shape=(3,), dtype=float32)
+    """
     return LeakyRelu.apply(_floating(input), negative_slope=float(negative_slope))
 
 
 # --------------------------------------------------------------------------- smooth activations
-# A smooth activation or its derivative is a chain of ten to thirty NumPy passes: computed
-# ``blockwise``, its temporaries stay in the cache.
+# A smooth activation or its derivative is a chain of ten to thirty elementwise passes. On the
+# host it is computed ``blockwise``, so that its temporaries stay in the cache; on a device it
+# is one fused kernel (``ArrayLibrary.fuse``). So that one formula serves both, f and f' are
+# written against the array library they are given (``library.xp``, ``library.special()``).
+
+
+@functools.cache
+def _activation_kernel(library, function, params: tuple):
+    """x -> ``function(library, x, **params)`` as one elementwise kernel (the params are constants in it)."""
+    keywords = dict(params)
+
+    def activation(x):
+        return function(library, x, **keywords).astype(x.dtype, copy=False)
+
+    return library.fuse(activation)
+
+
+@functools.cache
+def _gradient_kernel(library, derivative, params: tuple):
+    """(g, x) -> ``g * derivative(library, x, **params)`` as one elementwise kernel."""
+    keywords = dict(params)
+
+    def activation_gradient(grad, x):
+        return (grad * derivative(library, x, **keywords)).astype(x.dtype, copy=False)
+
+    return library.fuse(activation_gradient)
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
 
 
 class _SmoothBackward(Op):
     """g f'(x) computed on arrays; its own backward is gg f'(x) for g and gg g f''(x) for x."""
 
     @classmethod
-    def derivative(cls, x, **params):
-        """f'(x) on an array."""
+    def derivative(cls, library, x, **params):
+        """f'(x) on an array of ``library``."""
         raise NotImplementedError
 
     @classmethod
@@ -245,8 +348,7 @@ class _SmoothBackward(Op):
     def forward(ctx, grad, x, params):
         ctx.params = params
         ctx.save_for_backward(grad, x)
-        derivative = type(ctx).derivative
-        return blockwise(lambda g, v: g * derivative(v, **params), grad, x)
+        return blockwise(_gradient_kernel(library_of(x), type(ctx).derivative, _key(params)), grad, x)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -263,16 +365,15 @@ class _Smooth(Op):
     derivative_op: type[_SmoothBackward]
 
     @classmethod
-    def function(cls, x, **params):
-        """f(x) on an array."""
+    def function(cls, library, x, **params):
+        """f(x) on an array of ``library``."""
         raise NotImplementedError
 
     @staticmethod
     def forward(ctx, x, params):
         ctx.params = params
         ctx.save_for_backward(x)
-        function = type(ctx).function
-        return blockwise(lambda v: function(v, **params), x)
+        return blockwise(_activation_kernel(library_of(x), type(ctx).function, _key(params)), x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -288,8 +389,8 @@ class EluBackward(_SmoothBackward):
     name = "elu_backward"
 
     @classmethod
-    def derivative(cls, x, alpha):
-        xp = array_module(x)
+    def derivative(cls, library, x, alpha):
+        xp = library.xp
         return xp.where(x > 0, 1.0, alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype, copy=False)
 
     @classmethod
@@ -301,13 +402,21 @@ class Elu(_Smooth):
     derivative_op = EluBackward
 
     @classmethod
-    def function(cls, x, alpha):
-        xp = array_module(x)
+    def function(cls, library, x, alpha):
+        xp = library.xp
         return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x where x > 0, else alpha (exp(x) - 1)."""
+    """x where x > 0, else alpha (exp(x) - 1).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.elu(cr.tensor([-1000.0, 0.0, 2.0]))
+    tensor([-1.,  0.,  2.], shape=(3,), dtype=float32)
+    """
     return _smooth(Elu, input, alpha=float(alpha))
 
 
@@ -347,33 +456,18 @@ def _erfc_float32(x):
     return poly
 
 
-@functools.cache
-def _cpu_erfc_float64():
-    """SciPy's vectorised erfc when SciPy is installed, else the exact scalar ``math.erfc`` per element."""
-    try:
-        from scipy.special import erfc
-    except ImportError:
-        scalar_erfc = np.frompyfunc(math.erfc, 1, 1)
-        return lambda values: scalar_erfc(values).astype(values.dtype)
-    return erfc
+def _normal_cdf(library, x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the lower tail too, where 1 + erf(x) would cancel.
 
-
-def _erfc(x):
-    """The complementary error function on an array: NumPy's own for float32, float64-exact otherwise."""
-    if array_module(x) is not np:
-        from cupyx.scipy.special import erfc
-
-        return erfc(x)
-    if x.dtype == np.float32:
-        return _erfc_float32(x)
-    return _cpu_erfc_float64()(x)
-
-
-def _normal_cdf(x):
-    """Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the lower tail too, where 1 + erf(x) would cancel."""
-    cdf = _erfc(x * -_SQRT_HALF)
-    cdf *= 0.5
-    return cdf
+    erfc is the polynomial above for float32 on the host, else the library's exact one
+    (SciPy's, CuPy's, or the float64-exact scalar fallback).
+    """
+    z = x * -_SQRT_HALF
+    if x.dtype == np.float32 and library.device_type == "cpu":
+        cdf = _erfc_float32(z)
+        cdf *= 0.5
+        return cdf
+    return library.special().erfc(z) * 0.5
 
 
 def _tanh_gelu_inner(x):
@@ -384,12 +478,12 @@ class GeluBackward(_SmoothBackward):
     name = "gelu_backward"
 
     @classmethod
-    def derivative(cls, x, approximate):
-        xp = array_module(x)
+    def derivative(cls, library, x, approximate):
+        xp = library.xp
         if approximate == "tanh":
             t = xp.tanh(_tanh_gelu_inner(x))
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _TANH_SCALE * (1 + 3 * _TANH_CUBIC * x * x)
-        return _normal_cdf(x) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return _normal_cdf(library, x) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
     @classmethod
     def second_derivative(cls, x, approximate):
@@ -407,14 +501,24 @@ class Gelu(_Smooth):
     derivative_op = GeluBackward
 
     @classmethod
-    def function(cls, x, approximate):
+    def function(cls, library, x, approximate):
         if approximate == "tanh":
-            return 0.5 * x * (1 + array_module(x).tanh(_tanh_gelu_inner(x)))
-        return x * _normal_cdf(x)
+            return 0.5 * x * (1 + library.xp.tanh(_tanh_gelu_inner(x)))
+        return x * _normal_cdf(library, x)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """x Phi(x) (Phi the standard normal cdf); ``approximate='tanh'`` uses the tanh formula."""
+    """x Phi(x) (Phi the standard normal cdf); ``approximate='tanh'`` uses the tanh formula.
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.gelu(cr.tensor([0.0, 10.0]))
+    tensor([ 0., 10.], shape=(2,), dtype=float32)
+    >>> F.gelu(cr.tensor([1.0])), F.gelu(cr.tensor([1.0]), approximate="tanh")
+    (tensor([0.8413], shape=(1,), dtype=float32), tensor([0.8412], shape=(1,), dtype=float32))
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _smooth(Gelu, input, approximate=approximate)
@@ -424,8 +528,8 @@ class SiluBackward(_SmoothBackward):
     name = "silu_backward"
 
     @classmethod
-    def derivative(cls, x):
-        s = _sigmoid_array(x)
+    def derivative(cls, library, x):
+        s = _sigmoid_array(library.xp, x)
         return s * (1 + x * (1 - s))
 
     @classmethod
@@ -438,12 +542,20 @@ class Silu(_Smooth):
     derivative_op = SiluBackward
 
     @classmethod
-    def function(cls, x):
-        return x * _sigmoid_array(x)
+    def function(cls, library, x):
+        return x * _sigmoid_array(library.xp, x)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x sigmoid(x) (the swish activation)."""
+    """x sigmoid(x) (the swish activation).
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.silu(cr.tensor([0.0, 1.0, 100.0]))
+    tensor([  0.    ,   0.7311, 100.    ], shape=(3,), dtype=float32)
+    """
     return _smooth(Silu, input)
 
 
@@ -451,9 +563,9 @@ class SoftplusBackward(_SmoothBackward):
     name = "softplus_backward"
 
     @classmethod
-    def derivative(cls, x, beta, threshold):
+    def derivative(cls, library, x, beta, threshold):
         z = x * beta
-        return array_module(x).where(z > threshold, 1.0, _sigmoid_array(z)).astype(x.dtype, copy=False)
+        return library.xp.where(z > threshold, 1.0, _sigmoid_array(library.xp, z)).astype(x.dtype, copy=False)
 
     @classmethod
     def second_derivative(cls, x, beta, threshold):
@@ -465,8 +577,8 @@ class Softplus(_Smooth):
     derivative_op = SoftplusBackward
 
     @classmethod
-    def function(cls, x, beta, threshold):
-        xp = array_module(x)
+    def function(cls, library, x, beta, threshold):
+        xp = library.xp
         z = x * beta
         # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z
         smooth = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
@@ -474,7 +586,15 @@ class Softplus(_Smooth):
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
+
+    Same shape and dtype as ``input``; a smooth ReLU.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.softplus(cr.tensor([0.0, 30.0]))
+    tensor([ 0.6931, 30.    ], shape=(2,), dtype=float32)
+    """
     return _smooth(Softplus, input, beta=float(beta), threshold=float(threshold))
 
 
@@ -506,10 +626,30 @@ class Sign(Op):
 
 
 def step(input: Tensor, straight_through: bool = False) -> Tensor:
-    """The hard threshold 1[x > 0]; with ``straight_through=True`` its gradient is the identity."""
+    """The hard threshold 1[x > 0]; with ``straight_through=True`` its gradient is the identity.
+
+    Same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.step(cr.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 1.], shape=(3,), dtype=float32)
+    """
     return Step.apply(_floating(input), straight_through=bool(straight_through))
 
 
 def sign(input: Tensor, straight_through: bool = False) -> Tensor:
-    """sign(x) in {-1, 0, 1}; with ``straight_through=True`` its gradient is the identity."""
+    """sign(x) in {-1, 0, 1}; with ``straight_through=True`` its gradient is the identity.
+
+    Same shape and dtype as ``input``. ``F.sign`` is the lecture notes' perceptron output.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.sign(cr.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.], shape=(3,), dtype=float32)
+    >>> x = cr.tensor([-2.0, 3.0], requires_grad=True)
+    >>> F.sign(x, straight_through=True).sum().backward()
+    >>> x.grad
+    tensor([1., 1.], shape=(2,), dtype=float32)
+    """
     return Sign.apply(_floating(input), straight_through=bool(straight_through))

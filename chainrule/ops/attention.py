@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from chainrule.autograd.function import Op
 from chainrule.autograd.grad_mode import GradMode
-from chainrule.backend import array_module
-from chainrule.ops.activation import _dot_along, _sum_along, softmax
+from chainrule.backend import library_of
+from chainrule.ops.activation import _dot_along, _exp_shifted, _sum_along, softmax
+from chainrule.ops.dropout import masked_scale
 from chainrule.ops.elementwise import where
 from chainrule.tensor import Tensor
 
@@ -36,19 +37,50 @@ def _swap(a):
     return a.swapaxes(-1, -2)
 
 
-def _probabilities(q, k, mask, scale: float):
-    """softmax(Q K^T s + M) on arrays; rows with no allowed key are zeros instead of NaN."""
-    xp = array_module(q)
+# On the host the elementwise steps are in-place passes over the (..., L, S) buffers; on a device they
+# run fused (``ArrayLibrary.fused``), one kernel between each pair of reductions or matmuls.
+
+
+def _scaled_masked(library):
+    def scaled_masked(scores, scale, mask):
+        return (scores * scale + mask).astype(scores.dtype, copy=False)
+
+    return scaled_masked
+
+
+def _scaled_softmax_vjp(library):
+    def scaled_softmax_vjp(d_probs, dot, probs, scale):
+        return ((d_probs - dot) * probs * scale).astype(probs.dtype, copy=False)
+
+    return scaled_softmax_vjp
+
+
+def _scores(q, k, mask, scale: float):
+    """Q K^T s + M on arrays (M may be None)."""
+    library = library_of(q)
     scores = q @ _swap(k)
+    if not library.in_place_chains:
+        return library.fused(_scaled_masked)(scores, scale, 0.0 if mask is None else mask)
     scores *= scale
     if mask is not None:
         scores += mask
+    return scores
+
+
+def _probabilities(q, k, mask, scale: float):
+    """softmax(Q K^T s + M) on arrays; rows with no allowed key are zeros instead of NaN."""
+    library = library_of(q)
+    xp = library.xp
+    scores = _scores(q, k, mask, scale)
     row_max = scores.max(axis=-1, keepdims=True)
     dead = xp.isneginf(row_max)
     if dead.any():
         row_max[dead] = 0.0
-    scores -= row_max
-    xp.exp(scores, out=scores)
+    if library.in_place_chains:
+        scores -= row_max
+        xp.exp(scores, out=scores)
+    else:
+        scores = library.fused(_exp_shifted)(scores, row_max)
     total = _sum_along(scores, scores.ndim - 1)
     if dead.any():
         total[dead] = 1.0
@@ -82,6 +114,9 @@ def _dropped(probs, keep, keep_scale: float):
     """P * D: a new array with dropout, P itself without."""
     if keep is None:
         return probs
+    library = library_of(probs)
+    if not library.in_place_chains:
+        return library.fused(masked_scale)(probs, keep, keep_scale)
     dropped = probs * keep
     dropped *= keep_scale
     return dropped
@@ -93,16 +128,27 @@ def _fused_gradients(ctx, constants, grad, q, k, v, needs):
     grad_v = _swap(_dropped(probs, keep, ctx.keep_scale)) @ grad if needs[2] else None
     if not (needs[0] or needs[1]):
         return None, None, grad_v
-    d_probs = grad @ _swap(v)
-    if keep is not None:
-        d_probs *= keep
-        d_probs *= ctx.keep_scale
-    d_probs -= _dot_along(d_probs, probs, probs.ndim - 1)
-    d_probs *= probs
-    d_probs *= ctx.scale
+    d_probs = _score_gradient(probs, keep, grad @ _swap(v), ctx.keep_scale, ctx.scale)
     grad_q = d_probs @ k if needs[0] else None
     grad_k = _swap(d_probs) @ q if needs[1] else None
     return grad_q, grad_k, grad_v
+
+
+def _score_gradient(probs, keep, d_dropped, keep_scale: float, scale: float):
+    """dS = P (dP - sum_j(dP P)) s with dP = (G V^T) * D, from ``d_dropped`` = G V^T (overwritten on the host)."""
+    library = library_of(probs)
+    if not library.in_place_chains:
+        d_probs = d_dropped if keep is None else library.fused(masked_scale)(d_dropped, keep, keep_scale)
+        dot = _dot_along(d_probs, probs, probs.ndim - 1)
+        return library.fused(_scaled_softmax_vjp)(d_probs, dot, probs, scale)
+    d_probs = d_dropped
+    if keep is not None:
+        d_probs *= keep
+        d_probs *= keep_scale
+    d_probs -= _dot_along(d_probs, probs, probs.ndim - 1)
+    d_probs *= probs
+    d_probs *= scale
+    return d_probs
 
 
 def _composed_gradients(ctx, constants, grad: Tensor, q: Tensor, k: Tensor, v: Tensor):

@@ -13,7 +13,8 @@ per-channel statistics taken over every dim but C::
 ``BatchNorm`` computes the training forward in three passes over x (centre,
 square-sum, scale-and-shift in one output buffer) and updates the running
 statistics in place, as PyTorch's kernel does; its backward is the closed form
-above, a few in-place passes over one buffer. With ``create_graph=True`` the
+above, a few in-place passes over one buffer (on a device, each run of
+elementwise steps is one fused kernel instead). With ``create_graph=True`` the
 backward differentiates ``composed_batch_norm`` (the same function from tensor
 ops) instead, so gradients of any order exist. ``ChannelAffine`` is the
 evaluation form: ``scale`` and ``shift`` are (C,) tensors computed from the
@@ -25,10 +26,12 @@ Memory: ``BatchNorm`` keeps its input and two (C,) vectors until backward.
 
 from __future__ import annotations
 
+from chainrule.autograd.engine import grad as autograd_grad
 from chainrule.autograd.function import Op
 from chainrule.autograd.grad_mode import GradMode
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 from chainrule.ops.elementwise import rsqrt
+from chainrule.ops.norm import affine_normalized, difference_times, normalized_gradient
 from chainrule.ops.shape import Reshape
 from chainrule.tensor import Tensor
 
@@ -74,7 +77,8 @@ class BatchNorm(Op):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps, running=None, momentum=0.1):
-        xp = array_module(x)
+        library = library_of(x)
+        xp = library.xp
         channels = x.shape[1]
         count = x.size // channels
         rows = _rows(x)
@@ -84,9 +88,13 @@ class BatchNorm(Op):
         xp.subtract(rows, mean[:, None], out=centered)
         variance = _channel_dot(centered, centered) / count
         invstd = 1 / xp.sqrt(variance + eps)
-        centered *= (invstd if weight is None else weight * invstd)[:, None]
-        if bias is not None:
-            centered += bias[:, None]
+        if library.in_place_chains:
+            centered *= (invstd if weight is None else weight * invstd)[:, None]
+            if bias is not None:
+                centered += bias[:, None]
+        else:  # one fused pass from x instead of two over the output
+            affine = (1.0 if weight is None else weight[:, None], 0.0 if bias is None else bias[:, None])
+            output = library.fused(affine_normalized)(rows, mean[:, None], invstd[:, None], *affine).reshape(x.shape)
         running_mean, running_var = (None, None) if running is None else running
         if running_mean is not None:
             running_mean *= 1 - momentum
@@ -105,24 +113,39 @@ class BatchNorm(Op):
         x, weight, _ = (None if value is None else value._data for value in ctx.saved_tensors)
         need_x, need_weight, need_bias = ctx.needs_input_grad
         grad = grad._data
-        xp = array_module(x)
+        library = library_of(x)
+        xp = library.xp
         count = x.size // x.shape[1]
         dy = _rows(grad)
-        xhat = xp.subtract(_rows(x), ctx.mean[:, None], out=xp.empty(dy.shape, x.dtype))
-        xhat *= ctx.invstd[:, None]
+        if library.in_place_chains:
+            xhat = xp.subtract(_rows(x), ctx.mean[:, None], out=xp.empty(dy.shape, x.dtype))
+            xhat *= ctx.invstd[:, None]
+        else:
+            xhat = library.fused(difference_times)(_rows(x), ctx.mean[:, None], ctx.invstd[:, None])
         sum_dy = dy.sum(axis=(0, 2))
         sum_dy_xhat = _channel_dot(dy, xhat)
         grad_x = None
         if need_x:
-            grad_x = xhat  # dx = w invstd (dy - sum(dy) / M - xhat sum(dy xhat) / M), in xhat's buffer
-            grad_x *= (-sum_dy_xhat / count)[:, None]
-            grad_x += dy
-            grad_x -= (sum_dy / count)[:, None]
-            grad_x *= (ctx.invstd if weight is None else weight * ctx.invstd)[:, None]
+            factor = (ctx.invstd if weight is None else weight * ctx.invstd)[:, None]
+            grad_x = _input_gradient(
+                library, dy, xhat, (sum_dy / count)[:, None], (sum_dy_xhat / count)[:, None], factor
+            )
             grad_x = Tensor._wrap(grad_x.reshape(x.shape))
         grad_weight = Tensor._wrap(sum_dy_xhat) if need_weight else None
         grad_bias = Tensor._wrap(sum_dy) if need_bias else None
         return grad_x, grad_weight, grad_bias
+
+
+def _input_gradient(library, dy, xhat, mean_dy, mean_dy_xhat, factor):
+    """dx = w invstd (dy - sum(dy) / M - xhat sum(dy xhat) / M) for (N, C, L) arrays; on the host in xhat's buffer."""
+    if not library.in_place_chains:
+        return library.fused(normalized_gradient)(dy, mean_dy, xhat, mean_dy_xhat, factor)
+    grad_x = xhat
+    grad_x *= -mean_dy_xhat
+    grad_x += dy
+    grad_x -= mean_dy
+    grad_x *= factor
+    return grad_x
 
 
 def _differentiable_backward(ctx, grad):
@@ -131,8 +154,6 @@ def _differentiable_backward(ctx, grad):
     Each input that needs a gradient is aliased by an identity node first, so
     the inner ``autograd.grad`` stops there instead of walking into the inputs' history.
     """
-    from chainrule.autograd.engine import grad as autograd_grad
-
     needs = ctx.needs_input_grad
     aliases = [
         Reshape.apply(value, shape=value.shape) if need else value for value, need in zip(ctx.saved_tensors, needs)
@@ -143,6 +164,15 @@ def _differentiable_backward(ctx, grad):
     return tuple(next(found) if need else None for need in needs)
 
 
+def _scaled_shifted(library):
+    """The elementwise kernel x scale + shift."""
+
+    def scaled_shifted(x, scale, shift):
+        return x * scale + shift
+
+    return scaled_shifted
+
+
 class ChannelAffine(Op):
     """``y = x scale + shift`` per channel: x (N, C, *S), scale and shift (C,) -> (N, C, *S), one output buffer."""
 
@@ -150,9 +180,12 @@ class ChannelAffine(Op):
 
     @staticmethod
     def forward(ctx, x, scale, shift):
-        xp = array_module(x)
+        library = library_of(x)
+        xp = library.xp
         ctx.save_for_backward(x, scale)
         shape = channel_shape(x.ndim, x.shape[1])
+        if not library.in_place_chains:
+            return library.fused(_scaled_shifted)(x, scale.reshape(shape), shift.reshape(shape))
         output = xp.multiply(x, scale.reshape(shape), out=xp.empty(x.shape, x.dtype))
         output += shift.reshape(shape)
         return output

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 from chainrule.tensor import Tensor
 
 _LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -294,12 +294,10 @@ def _column_source(x, geometry: ConvGeometry, kernel, output_size):
     tap_strides = [dl * st for dl, st in zip(geometry.dilation, plane_strides)]
     run = math.prod(_position_grid(geometry, spatial, output_size))
     strides = (channels * plane, shape[2] * plane, plane, *tap_strides, 1)
-    return xp.lib.stride_tricks.as_strided(
-        buffer,
-        shape=shape + tuple(kernel) + (run,),
-        strides=tuple(s * buffer.itemsize for s in strides),
-        writeable=False,
+    columns = xp.lib.stride_tricks.as_strided(
+        buffer, shape=shape + tuple(kernel) + (run,), strides=tuple(s * buffer.itemsize for s in strides)
     )
+    return library_of(columns).read_only(columns)  # overlapping runs: a write would land in many columns
 
 
 def _chunk_columns(source, chunk: slice, kernel):

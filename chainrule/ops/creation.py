@@ -6,47 +6,14 @@ import numpy as np
 
 from chainrule import random
 from chainrule.autograd.function import Op
-from chainrule.autograd.naming import public_name
-from chainrule.backend import CPU, Device, device_of, dtypes, is_array, module_for, to_device
+from chainrule.backend import CPU, Device, allocating_on, device_of, dtypes, module_for, to_device
 from chainrule.ops._args import size_args
-from chainrule.tensor import Size, Tensor
+from chainrule.ops.casting import to_dtype
+from chainrule.tensor import Size, Tensor, as_array
 
 
-def as_array(data, dtype=None, copy: bool = False):
-    """An array from nested lists, scalars, arrays or tensors; Python floats become float32."""
-    if isinstance(data, Tensor):
-        array = data._data
-    elif is_array(data):
-        array = data
-    else:
-        try:
-            array = np.asarray(data)
-        except ValueError as exc:
-            raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__}: {exc}") from None
-        if array.dtype == object:
-            raise TypeError(
-                f"tensor: cannot make a tensor from data of type {type(data).__name__} (ragged or non-numeric)"
-            )
-        if dtype is None and not isinstance(data, np.generic):
-            if array.dtype.kind == "f":
-                array = array.astype(dtypes.default_float)
-            elif array.dtype.kind == "c":
-                array = array.astype(np.complex64)
-            elif array.dtype.kind in "iu":
-                array = array.astype(np.int64, copy=False)
-    if array.dtype.kind not in "biufc":
-        raise TypeError(
-            f"{public_name('tensor')}: cannot make a tensor from {type(data).__name__} with elements of "
-            f"dtype {array.dtype} (expected bool, integer, float or complex numbers)"
-        )
-    if dtype is not None and array.dtype != dtypes.as_dtype(dtype):
-        return array.astype(dtypes.as_dtype(dtype))
-    if copy:
-        return array.copy()
-    return array
-
-
-def _finish(array, device, requires_grad: bool) -> Tensor:
+def _new_leaf(array, device, requires_grad: bool) -> Tensor:
+    """``array`` (copied to ``device`` when one is given) as a new leaf tensor."""
     if device is not None:
         array = to_device(array, Device(device))
     tensor = Tensor._wrap(array)
@@ -72,7 +39,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     >>> cr.tensor([1, 2], dtype=cr.float64, requires_grad=True)
     tensor([1., 2.], shape=(2,), dtype=float64, requires_grad=True)
     """
-    return _finish(as_array(data, dtype, copy=True), device, requires_grad)
+    return _new_leaf(as_array(data, dtype, copy=True), device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -91,7 +58,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
-    return _finish(as_array(data, dtype), device, False)
+    return _new_leaf(as_array(data, dtype), device, False)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -109,14 +76,18 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
-def _module(device):
-    return np if device is None else module_for(Device(device))
+def _allocate(device, maker: str, *args, **kwargs):
+    """``xp.<maker>(*args, **kwargs)`` made on ``device`` (the CPU when None) by that device's array module."""
+    if device is None:
+        return getattr(np, maker)(*args, **kwargs)
+    device = Device(device)
+    with allocating_on(device):
+        return getattr(module_for(device), maker)(*args, **kwargs)
 
 
 def _filled(maker, size, dtype, device, requires_grad) -> Tensor:
     dtype = dtypes.default_float if dtype is None else dtypes.as_dtype(dtype)
-    array = getattr(_module(device), maker)(size_args(size), dtype=dtype)
-    return _finish(array, None, requires_grad)
+    return _new_leaf(_allocate(device, maker, size_args(size), dtype=dtype), None, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -173,8 +144,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dtype = dtypes.scalar_dtype(fill_value) if dtype is None else dtypes.as_dtype(dtype)
-    array = _module(device).full(size_args((size,)), fill_value, dtype=dtype)
-    return _finish(array, None, requires_grad)
+    return _new_leaf(_allocate(device, "full", size_args((size,)), fill_value, dtype=dtype), None, requires_grad)
 
 
 def _like(input: Tensor, dtype, device):
@@ -250,8 +220,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
         raise ValueError("arange: step must be nonzero")
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else dtypes.default_float
-    array = np.arange(start, end, step, dtype=np.float64 if np.dtype(dtype).kind == "f" else None).astype(dtype)
-    return _finish(array, device, requires_grad)
+    array = _allocate(device, "arange", start, end, step, dtype=np.float64 if np.dtype(dtype).kind == "f" else None)
+    return _new_leaf(array.astype(dtype, copy=False), None, requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -263,8 +233,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     >>> cr.linspace(0, 1, 5)
     tensor([0.  , 0.25, 0.5 , 0.75, 1.  ], shape=(5,), dtype=float32)
     """
-    array = np.linspace(start, end, steps).astype(dtypes.default_float if dtype is None else dtype)
-    return _finish(array, device, requires_grad)
+    array = _allocate(device, "linspace", start, end, steps)
+    return _new_leaf(array.astype(dtypes.default_float if dtype is None else dtype, copy=False), None, requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -280,14 +250,14 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad:
     tensor([[1, 0, 0],
             [0, 1, 0]], shape=(2, 3), dtype=int64)
     """
-    array = _module(device).eye(n, m, dtype=dtypes.default_float if dtype is None else dtype)
-    return _finish(array, None, requires_grad)
+    array = _allocate(device, "eye", n, m, dtype=dtypes.default_float if dtype is None else dtype)
+    return _new_leaf(array, None, requires_grad)
 
 
 def _triangle_indices(row: int, col: int, offset: int, dtype, device, upper: bool) -> Tensor:
     rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
     array = np.stack([rows, cols]).astype(np.int64 if dtype is None else dtypes.as_dtype(dtype))
-    return _finish(array.reshape(2, -1), device, False)
+    return _new_leaf(array.reshape(2, -1), device, False)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
@@ -369,7 +339,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
     True
     """
     array = random.uniform(size_args(size), dtype=_float_dtype(dtype), device=device, generator=generator)
-    return _finish(array, None, requires_grad)
+    return _new_leaf(array, None, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
@@ -384,7 +354,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
     chainrule.Size([3])
     """
     array = random.normal(size_args(size), dtype=_float_dtype(dtype), device=device, generator=generator)
-    return _finish(array, None, requires_grad)
+    return _new_leaf(array, None, requires_grad)
 
 
 def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor:
@@ -407,7 +377,7 @@ def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     array = random.integers(low, high, size_args((size,)), generator=generator)  # int64, then any dtype (float too)
-    return _finish(array.astype(np.int64 if dtype is None else dtypes.as_dtype(dtype), copy=False), device, False)
+    return _new_leaf(array.astype(np.int64 if dtype is None else dtypes.as_dtype(dtype), copy=False), device, False)
 
 
 def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
@@ -418,7 +388,7 @@ def randperm(n: int, *, dtype=None, device=None, generator=None) -> Tensor:
     [0, 1, 2, 3, 4]
     """
     array = random.permutation(n, generator=generator).astype(np.int64 if dtype is None else dtype)
-    return _finish(array, device, False)
+    return _new_leaf(array, device, False)
 
 
 def rand_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
@@ -530,8 +500,6 @@ def to(input: Tensor, *args, dtype=None, device=None, copy: bool = False, non_bl
     >>> x.to(cr.zeros(1, dtype=cr.float64))
     tensor([1.5, 2.5], shape=(2,), dtype=float64)
     """
-    from chainrule.ops.elementwise import to_dtype
-
     for arg in args:
         if isinstance(arg, Tensor):
             dtype, device = arg.dtype, arg.device
@@ -650,6 +618,14 @@ class TensorType:
     ``LongTensor([1, 2])`` copies data into that dtype; ``FloatTensor(2, 3)`` (ints or a
     ``Size``) is an uninitialised tensor of that size; ``isinstance(x, cr.FloatTensor)``
     checks the dtype.
+
+    >>> import chainrule as cr
+    >>> cr.LongTensor([1.7, 2.2])
+    tensor([1, 2], shape=(2,), dtype=int64)
+    >>> cr.FloatTensor(2, 3).shape
+    chainrule.Size([2, 3])
+    >>> isinstance(cr.tensor([1.0]), cr.FloatTensor), isinstance(cr.tensor([1]), cr.FloatTensor)
+    (True, False)
     """
 
     def __init__(self, dtype):
@@ -694,8 +670,6 @@ def tensor_type(input: Tensor, dtype=None, non_blocking: bool = False):
     >>> x.type('torch.DoubleTensor')
     tensor([1.5], shape=(1,), dtype=float64)
     """
-    from chainrule.ops.elementwise import to_dtype
-
     if dtype is None:
         return type_name(input)
     if isinstance(dtype, TensorType):

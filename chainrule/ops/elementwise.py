@@ -5,100 +5,27 @@ Backprop recipes (``g`` is the gradient of the output ``y``):
     mul      dL/da = g * b, dL/db = g * a
     sigmoid  dL/dx = g * y * (1 - y)
     relu     dL/dx = g * 1[x > 0]
+
+The one-input math functions are a derivative table (:func:`_unary_op`): one
+row each, with the forward on arrays, the vector-Jacobian product on tensors
+and the docstring. Operand dtypes are decided in ``chainrule.ops.casting``.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from chainrule.autograd.function import Op
 from chainrule.autograd.naming import named, public_name
 from chainrule.backend import array_module, dtypes
+from chainrule.ops.casting import PYTHON_SCALARS, promote_operands, to_dtype
 from chainrule.ops.creation import as_tensor
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
-
-_SCALARS = (int, float, bool)
-
-
-# --------------------------------------------------------------------------- dtype promotion
-def result_dtype(a: np.dtype, a_ndim: int, b: np.dtype, b_ndim: int) -> np.dtype:
-    return dtypes.promote(a, a_ndim, b, b_ndim)
-
-
-class Cast(Op):
-    name = "to"
-
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.input_dtype = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return to_dtype(grad, ctx.input_dtype)
-
-
-def to_dtype(input: Tensor, dtype) -> Tensor:
-    """``input`` converted to ``dtype`` (the same tensor when it already has it)."""
-    dtype = dtypes.as_dtype(dtype)
-    if input.dtype == dtype:
-        return input
-    if dtype.kind != "f" and input.requires_grad:
-        return Tensor._wrap(input._data.astype(dtype))
-    return Cast.apply(input, dtype=dtype)
-
-
-def _scalar(value):
-    """Python scalar from a NumPy scalar or a 0-d array (they would promote like arrays)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _operands(a, b, op: str):
-    """Promote ``a``, ``b`` (tensors or Python scalars) to a common dtype, PyTorch's rules."""
-    # Fast path (most calls): two tensors of one dtype, or a tensor and a scalar it absorbs.
-    if isinstance(a, Tensor):
-        if isinstance(b, Tensor):
-            if a._data.dtype == b._data.dtype:
-                return a, b
-        elif _absorbs(a, b):
-            return a, b
-    elif isinstance(b, Tensor) and _absorbs(b, a):
-        return a, b
-    return _promoted_operands(a, b, op)
-
-
-def _absorbs(tensor: Tensor, scalar) -> bool:
-    """Whether a Python scalar leaves the tensor's dtype unchanged (float into float, int into int or float)."""
-    kind = tensor._data.dtype.kind
-    if scalar.__class__ is float:
-        return kind == "f"
-    return scalar.__class__ is int and kind in "fiu"
-
-
-def _promoted_operands(a, b, op: str):
-    if not isinstance(a, Tensor):
-        a = _scalar(a)
-        if not isinstance(a, _SCALARS):
-            a = as_tensor(a)
-    if not isinstance(b, Tensor):
-        b = _scalar(b)
-        if not isinstance(b, _SCALARS):
-            b = as_tensor(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        dtype = result_dtype(a.dtype, a.ndim, b.dtype, b.ndim)
-        return to_dtype(a, dtype), to_dtype(b, dtype)
-    tensor, scalar = (a, b) if isinstance(a, Tensor) else (b, a)
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"{op}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
-    dtype = dtypes.promote_with_scalar(tensor.dtype, scalar)
-    if dtype != tensor.dtype:
-        tensor = to_dtype(tensor, dtype)
-    return (tensor, scalar) if isinstance(a, Tensor) else (scalar, tensor)
 
 
 def _shape(x) -> tuple:
@@ -285,16 +212,6 @@ class PowScalarBackward(Op):
         )
 
 
-class Neg(Op):
-    @staticmethod
-    def forward(ctx, x):
-        return -x
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
 def _scaled(other, alpha):
     """``alpha * other`` for the ``alpha=`` of add/sub: a Python number stays a number."""
     return other * alpha if not isinstance(other, Tensor) else mul(other, alpha)
@@ -320,7 +237,7 @@ def add(input, other, *, alpha=1) -> Tensor:
     """
     if alpha != 1:
         other = _scaled(other, alpha)
-    return Add.apply(*_operands(input, other, "add"))
+    return Add.apply(*promote_operands(input, other, "add"))
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
@@ -338,7 +255,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
     """
     if alpha != 1:
         other = _scaled(other, alpha)
-    a, b = _operands(input, other, "sub")
+    a, b = promote_operands(input, other, "sub")
     if isinstance(a, Tensor) and a._data.dtype.kind == "b" or isinstance(b, Tensor) and b._data.dtype.kind == "b":
         raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor or ~")
     return Sub.apply(a, b)
@@ -357,7 +274,7 @@ def mul(input, other) -> Tensor:
     >>> cr.mul(cr.tensor([1, 2]), cr.tensor([0.5, 0.25]))
     tensor([0.5, 0.5], shape=(2,), dtype=float32)
     """
-    return Mul.apply(*_operands(input, other, "mul"))
+    return Mul.apply(*promote_operands(input, other, "mul"))
 
 
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
@@ -380,7 +297,7 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
         return floor_divide(input, other)
     if rounding_mode == "trunc":
         return trunc(div(input, other))
-    a, b = _operands(input, other, "div")
+    a, b = promote_operands(input, other, "div")
     a_float = isinstance(a, float) or (isinstance(a, Tensor) and a.dtype.kind == "f")
     b_float = isinstance(b, float) or (isinstance(b, Tensor) and b.dtype.kind == "f")
     if not (a_float or b_float):
@@ -408,26 +325,13 @@ def pow(input, exponent) -> Tensor:
     >>> cr.tensor([4.0, 9.0]) ** 0.5
     tensor([2., 3.], shape=(2,), dtype=float32)
     """
-    a, b = _operands(input, exponent, "pow")
+    a, b = promote_operands(input, exponent, "pow")
     if isinstance(a, Tensor) and a._data.dtype.kind == "f":
         if isinstance(b, Tensor) and b.ndim == 0 and not b.requires_grad:
             b = b._data.item()
-        if isinstance(b, _SCALARS):
+        if isinstance(b, PYTHON_SCALARS):
             return PowScalar.apply(a, exponent=float(b))
     return Pow.apply(a, b)
-
-
-def neg(input: Tensor) -> Tensor:
-    """``-input`` elementwise, same shape and dtype; ``negative`` is the same function.
-
-    >>> import chainrule as cr
-    >>> cr.neg(cr.tensor([1, -2]))
-    tensor([-1,  2], shape=(2,), dtype=int64)
-    """
-    return Neg.apply(input)
-
-
-negative = neg
 
 
 def _check_integer_divisor(a, b, op: str) -> None:
@@ -462,7 +366,7 @@ def floor_divide(input, other) -> Tensor:
     >>> cr.tensor([7.5]) // 2
     tensor([3.], shape=(1,), dtype=float32)
     """
-    return FloorDivide.apply(*_operands(input, other, "floor_divide"))
+    return FloorDivide.apply(*promote_operands(input, other, "floor_divide"))
 
 
 class Remainder(Op):
@@ -491,12 +395,14 @@ def remainder(input, other) -> Tensor:
     >>> cr.remainder(cr.tensor([5.5]), -2)
     tensor([-0.5], shape=(1,), dtype=float32)
     """
-    return Remainder.apply(*_operands(input, other, "remainder"))
+    return Remainder.apply(*promote_operands(input, other, "remainder"))
 
 
-# --------------------------------------------------------------------------- comparisons
-class Compare(Op):
-    name = "compare"
+# --------------------------------------------------------------------------- comparisons, logical and bitwise ops
+class BinaryUfunc(Op):
+    """The array library's ufunc ``ufunc`` of two operands, without gradient: comparisons, logical and bitwise ops."""
+
+    name = "binary_ufunc"
     differentiable = False
 
     @staticmethod
@@ -504,13 +410,14 @@ class Compare(Op):
         return getattr(array_module(a if hasattr(a, "dtype") else b), ufunc)(a, b)
 
 
-def _comparison(ufunc: str, op: str):
-    """A public comparison or logical function ``op(input, other)``: ``np.<ufunc>`` elementwise, a bool tensor.
+def _binary_ufunc(ufunc: str, op: str):
+    """A public function ``op(input, other)`` computing the ufunc ``ufunc`` elementwise, without gradient.
 
-    Used for ``eq ne lt le gt ge`` (and their aliases), ``logical_and/or/xor`` and
-    ``bitwise_and/or/xor`` (which keep integer dtypes). Operands are tensors or numbers;
-    shapes broadcast and dtypes promote as for ``add`` before comparing. No gradient.
-    The generated functions carry a one-line docstring from this template.
+    Used for the comparisons ``eq ne lt le gt ge`` (and their aliases), which give bool
+    tensors, ``logical_and/or/xor`` (bool tensors too) and ``bitwise_and/or/xor`` (which
+    keep integer dtypes). Operands are tensors or numbers; shapes broadcast and dtypes
+    promote as for ``add`` first. The generated functions carry a one-line docstring from
+    this template.
 
     >>> import chainrule as cr
     >>> x = cr.tensor([1, 2, 3])
@@ -524,38 +431,40 @@ def _comparison(ufunc: str, op: str):
     tensor([2], shape=(1,), dtype=int64)
     """
 
-    def compare(input, other) -> Tensor:
-        a, b = _operands(input, other, op)
-        return Compare.apply(a, b, ufunc=ufunc)
+    def function(input, other) -> Tensor:
+        a, b = promote_operands(input, other, op)
+        return BinaryUfunc.apply(a, b, ufunc=ufunc)
 
-    named(compare, op)
-    compare.__doc__ = f"Elementwise ``{op}``; returns a bool tensor (no gradient)."
-    return compare
+    named(function, op)
+    kind = "an integer or bool tensor" if ufunc.startswith("bitwise") else "a bool tensor"
+    function.__doc__ = f"Elementwise ``{op}``; returns {kind} (no gradient)."
+    return function
 
 
-eq = _comparison("equal", "eq")
-ne = _comparison("not_equal", "ne")
-lt = _comparison("less", "lt")
-le = _comparison("less_equal", "le")
-gt = _comparison("greater", "gt")
-ge = _comparison("greater_equal", "ge")
+eq = _binary_ufunc("equal", "eq")
+ne = _binary_ufunc("not_equal", "ne")
+lt = _binary_ufunc("less", "lt")
+le = _binary_ufunc("less_equal", "le")
+gt = _binary_ufunc("greater", "gt")
+ge = _binary_ufunc("greater_equal", "ge")
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-logical_and = _comparison("logical_and", "logical_and")
-logical_or = _comparison("logical_or", "logical_or")
-logical_xor = _comparison("logical_xor", "logical_xor")
-bitwise_and = _comparison("bitwise_and", "bitwise_and")
-bitwise_or = _comparison("bitwise_or", "bitwise_or")
-bitwise_xor = _comparison("bitwise_xor", "bitwise_xor")
+logical_and = _binary_ufunc("logical_and", "logical_and")
+logical_or = _binary_ufunc("logical_or", "logical_or")
+logical_xor = _binary_ufunc("logical_xor", "logical_xor")
+bitwise_and = _binary_ufunc("bitwise_and", "bitwise_and")
+bitwise_or = _binary_ufunc("bitwise_or", "bitwise_or")
+bitwise_xor = _binary_ufunc("bitwise_xor", "bitwise_xor")
 
 
-class LogicalNot(Op):
-    name = "logical_not"
+class UnaryUfunc(Op):
+    """The array library's ufunc ``ufunc`` of one operand, without gradient: ``logical_not`` and ``invert``."""
+
+    name = "unary_ufunc"
     differentiable = False
 
     @staticmethod
-    def forward(ctx, x, bitwise=False):
-        xp = array_module(x)
-        return xp.invert(x) if bitwise else xp.logical_not(x)
+    def forward(ctx, x, ufunc):
+        return getattr(array_module(x), ufunc)(x)
 
 
 def logical_not(input: Tensor) -> Tensor:
@@ -565,7 +474,7 @@ def logical_not(input: Tensor) -> Tensor:
     >>> cr.logical_not(cr.tensor([0.0, 1.5]))
     tensor([ True, False], shape=(2,), dtype=bool)
     """
-    return LogicalNot.apply(input)
+    return UnaryUfunc.apply(input, ufunc="logical_not")
 
 
 def bitwise_not(input: Tensor) -> Tensor:
@@ -581,7 +490,7 @@ def bitwise_not(input: Tensor) -> Tensor:
     """
     if input.dtype.kind not in "iub":
         raise TypeError(f"bitwise_not: expects an integer or bool tensor, got {input.dtype}")
-    return LogicalNot.apply(input, bitwise=input.dtype.kind != "b")
+    return UnaryUfunc.apply(input, ufunc="invert" if input.dtype.kind != "b" else "logical_not")
 
 
 def _classify(ufunc: str):
@@ -676,25 +585,30 @@ def where(condition, input, other) -> Tensor:
         condition = Tensor._wrap(condition._data.astype(bool))
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._wrap(array_module(condition._data).asarray(input, dtype=dtypes.scalar_dtype(input)))
-    a, b = _operands(input, other, "where")
+    a, b = promote_operands(input, other, "where")
     return Where.apply(condition, a, b)
 
 
-class Maximum(Op):
+class _Extremum(Op):
+    """The elementwise larger (``Maximum``) or smaller (``Minimum``) of two operands.
+
+    The chosen input gets the gradient; ties split it evenly, as in PyTorch. A NaN
+    wins over any number, so both inputs of a NaN output get the gradient (PyTorch's rule).
+    """
+
+    picks_larger = True
+
     @staticmethod
-    def forward(ctx, a, b, pick_max):
+    def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.pick_max = pick_max
         xp = array_module(a)
-        return xp.maximum(a, b) if pick_max else xp.minimum(a, b)
+        return xp.maximum(a, b) if ctx.picks_larger else xp.minimum(a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        # The chosen input gets the gradient; ties split it evenly, as in PyTorch.
-        # A NaN wins over any number, so both inputs of a NaN output get the gradient (PyTorch's rule).
         a, b = ctx.saved_tensors
-        a_loses = (a < b) if ctx.pick_max else (a > b)
-        b_loses = (a > b) if ctx.pick_max else (a < b)
+        a_loses = (a < b) if ctx.picks_larger else (a > b)
+        b_loses = (a > b) if ctx.picks_larger else (a < b)
         tie = a == b
         grad_a = where(tie, grad * 0.5, where(a_loses, 0.0, grad)) if ctx.needs_input_grad[0] else None
         grad_b = where(tie, grad * 0.5, where(b_loses, 0.0, grad)) if ctx.needs_input_grad[1] else None
@@ -702,6 +616,14 @@ class Maximum(Op):
             sum_to_shape(grad_a, _shape(a)) if grad_a is not None else None,
             sum_to_shape(grad_b, _shape(b)) if grad_b is not None else None,
         )
+
+
+class Maximum(_Extremum):
+    picks_larger = True
+
+
+class Minimum(_Extremum):
+    picks_larger = False
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -714,8 +636,7 @@ def maximum(input: Tensor, other: Tensor) -> Tensor:
     >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
     tensor([3., 5.], shape=(2,), dtype=float32)
     """
-    a, b = _operands(input, other, "maximum")
-    return Maximum.apply(a, b, pick_max=True)
+    return Maximum.apply(*promote_operands(input, other, "maximum"))
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
@@ -727,8 +648,7 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
     >>> cr.minimum(cr.tensor([1, 5]), cr.tensor([3, 2]))
     tensor([1, 2], shape=(2,), dtype=int64)
     """
-    a, b = _operands(input, other, "minimum")
-    return Maximum.apply(a, b, pick_max=False)
+    return Minimum.apply(*promote_operands(input, other, "minimum"))
 
 
 class Clamp(Op):
@@ -777,225 +697,302 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:
 clip = clamp
 
 
-# --------------------------------------------------------------------------- unary math
-class Exp(Op):
-    """``exp(input)``: the exponential ``y_i = e^(x_i)`` elementwise; gradient ``g y``.
+# --------------------------------------------------------------------------- unary math: the derivative table
+class UnaryOp(Op):
+    """A one-input op made from a row of the table below: ``y = forward(x)``, gradient ``vjp(x, y, g)``.
 
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    ``saves`` names what the VJP reads, ``"x"``, ``"y"`` or ``""``: only that is
+    kept for backward (the other arrives as None), so a VJP written in ``y``
+    does not keep the input alive. The VJP is written with tensor ops, so it
+    can itself be differentiated.
+    """
+
+    saves = ""
+
+    @staticmethod
+    def function(x):  # the row's forward, on arrays
+        raise NotImplementedError
+
+    @staticmethod
+    def vjp(x, y, grad):  # the row's vector-Jacobian product, on tensors
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.function(x)
+        if ctx.saves:
+            ctx.save_for_backward(x if ctx.saves == "x" else y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.saves:
+            return ctx.vjp(None, None, grad)
+        (saved,) = ctx.saved_tensors
+        return ctx.vjp(saved, None, grad) if ctx.saves == "x" else ctx.vjp(None, saved, grad)
+
+
+_INTEGER_INPUTS = ("to_float", "keep", "unchanged")
+
+
+def _unary_op(name: str, forward: Callable, saves: str, vjp: Callable, doc: str, integers: str = "to_float"):
+    """One row of the derivative table: the op class ``Name`` and the public function ``name``.
+
+    ``forward(x)`` maps an array to an array; ``vjp(x, y, g)`` maps tensors to
+    the gradient of ``x``, reading only ``saves``. ``integers`` says what an
+    integer or bool input does: ``"to_float"`` is cast to the default float
+    dtype first, ``"keep"`` is computed in its dtype, ``"unchanged"`` is
+    returned as it is (rounding an integer changes nothing).
+
+    >>> import chainrule as cr
+    >>> cube = _unary_op("cube", lambda x: x**3, "x", lambda x, y, g: 3 * g * x * x, "x cubed.")
+    >>> x = cr.tensor([2.0], requires_grad=True)
+    >>> cube(x).backward()
+    >>> x.grad
+    tensor([12.], shape=(1,), dtype=float32)
+    """
+    if saves not in ("x", "y", "") or integers not in _INTEGER_INPUTS:
+        raise ValueError(f"{name}: saves must be 'x', 'y' or '', integers one of {_INTEGER_INPUTS}")
+    op_class = type(
+        "".join(part.capitalize() for part in name.split("_")),
+        (UnaryOp,),
+        {
+            "name": name,
+            "saves": saves,
+            "function": staticmethod(forward),
+            "vjp": staticmethod(vjp),
+            "__doc__": f"The ``{name}`` row of the derivative table as an op.",
+        },
+    )
+    if integers == "keep":
+
+        def function(input: Tensor) -> Tensor:
+            return op_class.apply(input)
+
+    elif integers == "to_float":
+
+        def function(input: Tensor) -> Tensor:
+            if input._data.dtype.kind != "f":
+                input = to_dtype(input, dtypes.default_float)
+            return op_class.apply(input)
+
+    else:
+
+        def function(input: Tensor) -> Tensor:
+            if input._data.dtype.kind in "iub":
+                return input
+            return op_class.apply(input)
+
+    named(function, name)
+    function.__doc__ = inspect.cleandoc(doc)
+    return function
+
+
+def _sigmoid_array(x):
+    """1 / (1 + e^-x) from e^-|x|, which never overflows."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _sign_array(x):
+    """-1, 0 or 1; ``sign(nan) = 0``, as in PyTorch."""
+    xp = array_module(x)
+    if x.dtype.kind == "f":
+        return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))
+    return xp.sign(x)
+
+
+def _zero_gradient(x, y, grad):
+    """Piecewise-constant functions (sign, floor, ceil, trunc) have zero derivative where it exists."""
+    return grad * 0.0
+
+
+_SHAPE_AND_FLOAT = "The shape is kept; integer and bool inputs give the default float dtype (float32)."
+_SHAPE_AND_DTYPE = "The shape and dtype are kept (integer tensors stay integer)."
+
+# The table. Each row: name, forward on arrays, what the VJP reads, VJP (x, y, g) -> gradient of x, docstring.
+# fmt: off
+exp = _unary_op("exp", lambda x: array_module(x).exp(x), "y", lambda x, y, g: g * y, f"""
+    ``exp(input)``: the exponential ``y_i = e^(x_i)`` elementwise; gradient ``g y``.
+
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.exp(cr.tensor([0.0, 1.0]))
     tensor([1.    , 2.7183], shape=(2,), dtype=float32)
-    """
+    """)
+expm1 = _unary_op("expm1", lambda x: array_module(x).expm1(x), "y", lambda x, y, g: g * (y + 1.0), f"""
+    ``expm1(input)``: ``y_i = e^(x_i) - 1``, accurate for small x; gradient ``g (y + 1)``.
 
-    @staticmethod
-    def forward(ctx, x):
-        y = array_module(x).exp(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * y
-
-
-class Expm1(Op):
-    """``expm1(input)``: ``y_i = e^(x_i) - 1``, accurate for small x; gradient ``g (y + 1)``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.expm1(cr.tensor([0.0, 1e-10], dtype=cr.float64))
     tensor([0.e+00, 1.e-10], shape=(2,), dtype=float64)
-    """
+    """)
+log = _unary_op("log", lambda x: array_module(x).log(x), "x", lambda x, y, g: g / x, f"""
+    ``log(input)``: the natural logarithm ``y_i = ln(x_i)``; gradient ``g / x``.
 
-    @staticmethod
-    def forward(ctx, x):
-        y = array_module(x).expm1(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y + 1.0)
-
-
-class Log(Op):
-    """``log(input)``: the natural logarithm ``y_i = ln(x_i)``; gradient ``g / x``.
-
-    ``log(0) = -inf``, negatives give NaN.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    ``log(0) = -inf``, negatives give NaN. {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.log(cr.tensor([1.0, 2.718281828]))
     tensor([0., 1.], shape=(2,), dtype=float32)
     >>> cr.log(cr.tensor([1, 4]))
     tensor([0.    , 1.3863], shape=(2,), dtype=float32)
-    """
+    """)
+log1p = _unary_op("log1p", lambda x: array_module(x).log1p(x), "x", lambda x, y, g: g / (x + 1.0), f"""
+    ``log1p(input)``: ``y_i = ln(1 + x_i)``, accurate for small x; gradient ``g / (1 + x)``.
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).log(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / x
-
-
-class Log1p(Op):
-    """``log1p(input)``: ``y_i = ln(1 + x_i)``, accurate for small x; gradient ``g / (1 + x)``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.log1p(cr.tensor([0.0, 1e-10], dtype=cr.float64))
     tensor([0.e+00, 1.e-10], shape=(2,), dtype=float64)
-    """
+    """)
+sqrt = _unary_op("sqrt", lambda x: array_module(x).sqrt(x), "y", lambda x, y, g: g / (2.0 * y), f"""
+    ``sqrt(input)``: ``y_i = sqrt(x_i)``; gradient ``g / (2 y)`` (inf at 0), NaN for negatives.
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).log1p(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (x + 1.0)
-
-
-class Sqrt(Op):
-    """``sqrt(input)``: ``y_i = sqrt(x_i)``; gradient ``g / (2 y)`` (inf at 0), NaN for negatives.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.sqrt(cr.tensor([4, 9]))
     tensor([2., 3.], shape=(2,), dtype=float32)
-    """
+    """)
+rsqrt = _unary_op("rsqrt", lambda x: 1.0 / array_module(x).sqrt(x), "y", lambda x, y, g: g * (-0.5) * y * y * y, f"""
+    ``rsqrt(input)``: the reciprocal square root ``y_i = 1 / sqrt(x_i)``; gradient ``-g y^3 / 2``.
 
-    @staticmethod
-    def forward(ctx, x):
-        y = array_module(x).sqrt(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad / (2.0 * y)
-
-
-class Rsqrt(Op):
-    """``rsqrt(input)``: the reciprocal square root ``y_i = 1 / sqrt(x_i)``; gradient ``-g y^3 / 2``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.rsqrt(cr.tensor([4.0, 0.25]))
     tensor([0.5, 2. ], shape=(2,), dtype=float32)
-    """
+    """)
+reciprocal = _unary_op("reciprocal", lambda x: 1.0 / x, "y", lambda x, y, g: -g * y * y, f"""
+    ``reciprocal(input)``: ``y_i = 1 / x_i`` (inf at 0); gradient ``-g y^2``.
 
-    @staticmethod
-    def forward(ctx, x):
-        y = 1.0 / array_module(x).sqrt(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (-0.5) * y * y * y
-
-
-class Reciprocal(Op):
-    """``reciprocal(input)``: ``y_i = 1 / x_i`` (inf at 0); gradient ``-g y^2``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.reciprocal(cr.tensor([2, 4]))
     tensor([0.5 , 0.25], shape=(2,), dtype=float32)
-    """
+    """)
+sin = _unary_op("sin", lambda x: array_module(x).sin(x), "x", lambda x, y, g: g * cos(x), f"""
+    ``sin(input)``: the sine of angles in radians, ``y_i = sin(x_i)``; gradient ``g cos(x)``.
 
-    @staticmethod
-    def forward(ctx, x):
-        y = 1.0 / x
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return -grad * y * y
-
-
-class Sin(Op):
-    """``sin(input)``: the sine of angles in radians, ``y_i = sin(x_i)``; gradient ``g cos(x)``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.sin(cr.tensor([0.0, 1.5707964]))
     tensor([0., 1.], shape=(2,), dtype=float32)
-    """
+    """)
+cos = _unary_op("cos", lambda x: array_module(x).cos(x), "x", lambda x, y, g: -g * sin(x), f"""
+    ``cos(input)``: the cosine of angles in radians, ``y_i = cos(x_i)``; gradient ``-g sin(x)``.
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).sin(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * cos(x)
-
-
-class Cos(Op):
-    """``cos(input)``: the cosine of angles in radians, ``y_i = cos(x_i)``; gradient ``-g sin(x)``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.cos(cr.tensor([0.0, 3.1415927]))
     tensor([ 1., -1.], shape=(2,), dtype=float32)
-    """
+    """)
+tanh = _unary_op("tanh", lambda x: array_module(x).tanh(x), "y", lambda x, y, g: TanhBackward.apply(g, y), f"""
+    ``tanh(input)``: the hyperbolic tangent ``y_i = tanh(x_i)``, in (-1, 1); gradient ``g (1 - y^2)``.
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).cos(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return -grad * sin(x)
-
-
-class Tanh(Op):
-    """``tanh(input)``: the hyperbolic tangent ``y_i = tanh(x_i)``, in (-1, 1); gradient ``g (1 - y^2)``.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
+    {_SHAPE_AND_FLOAT}
 
     >>> import chainrule as cr
     >>> cr.tanh(cr.tensor([0.0, 1.0, -20.0]))
     tensor([ 0.    ,  0.7616, -1.    ], shape=(3,), dtype=float32)
+    """)
+sigmoid = _unary_op("sigmoid", _sigmoid_array, "y", lambda x, y, g: SigmoidBackward.apply(g, y), f"""
+    ``sigmoid(input)``: the logistic function ``y_i = 1 / (1 + e^(-x_i))``, in (0, 1); gradient ``g y (1 - y)``.
+
+    Computed from ``e^(-|x|)``, so large ``|x|`` never overflows. {_SHAPE_AND_FLOAT}
+
+    >>> import chainrule as cr
+    >>> cr.sigmoid(cr.tensor([0.0, 2.0, -2.0]))
+    tensor([0.5   , 0.8808, 0.1192], shape=(3,), dtype=float32)
+    """)
+relu = _unary_op("relu", lambda x: array_module(x).maximum(x, 0), "y", lambda x, y, g: ReluBackward.apply(g, y), f"""
+    ``relu(input)``: ``y_i = max(x_i, 0)``; gradient ``g 1[x > 0]`` (0 at x = 0, as in PyTorch).
+
+    {_SHAPE_AND_DTYPE}
+
+    >>> import chainrule as cr
+    >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 2.], shape=(3,), dtype=float32)
+    >>> cr.relu(cr.tensor([-3, 3]))
+    tensor([0, 3], shape=(2,), dtype=int64)
+    """, integers="keep")
+abs = _unary_op("abs", lambda x: array_module(x).abs(x), "x", lambda x, y, g: g * sign(x), f"""
+    ``abs(input)``: ``y_i = |x_i|``; gradient ``g sign(x)`` (0 at x = 0). ``absolute`` is the same function.
+
+    {_SHAPE_AND_DTYPE}
+
+    >>> import chainrule as cr
+    >>> cr.abs(cr.tensor([-1.5, 0.0, 2.0]))
+    tensor([1.5, 0. , 2. ], shape=(3,), dtype=float32)
+    >>> cr.abs(cr.tensor([-3, 3]))
+    tensor([3, 3], shape=(2,), dtype=int64)
+    """, integers="keep")
+neg = _unary_op("neg", lambda x: -x, "", lambda x, y, g: -g, """
+    ``-input`` elementwise, same shape and dtype; ``negative`` is the same function.
+
+    >>> import chainrule as cr
+    >>> cr.neg(cr.tensor([1, -2]))
+    tensor([-1,  2], shape=(2,), dtype=int64)
+    """, integers="keep")
+floor = _unary_op("floor", lambda x: array_module(x).floor(x), "", _zero_gradient, f"""
+    ``floor(input)``: the largest integer ``<= x_i``; the gradient is zero.
+
+    {_SHAPE_AND_DTYPE} Integer and bool tensors are returned unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.floor(cr.tensor([-1.5, -0.5, 0.5, 1.5]))
+    tensor([-2., -1.,  0.,  1.], shape=(4,), dtype=float32)
+    """, integers="unchanged")
+ceil = _unary_op("ceil", lambda x: array_module(x).ceil(x), "", _zero_gradient, f"""
+    ``ceil(input)``: the smallest integer ``>= x_i``; the gradient is zero.
+
+    {_SHAPE_AND_DTYPE} Integer and bool tensors are returned unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.ceil(cr.tensor([-1.5, -0.5, 0.5, 1.5]))
+    tensor([-1., -0.,  1.,  2.], shape=(4,), dtype=float32)
+    """, integers="unchanged")
+trunc = _unary_op("trunc", lambda x: array_module(x).trunc(x), "", _zero_gradient, f"""
+    ``trunc(input)``: ``x_i`` rounded toward zero; the gradient is zero.
+
+    {_SHAPE_AND_DTYPE} Integer and bool tensors are returned unchanged.
+
+    >>> import chainrule as cr
+    >>> cr.trunc(cr.tensor([-1.5, -0.5, 0.5, 1.5]))
+    tensor([-1., -0.,  0.,  1.], shape=(4,), dtype=float32)
+    """, integers="unchanged")
+_sign = _unary_op("sign", _sign_array, "", _zero_gradient, "See ``sign``.", integers="keep")
+_sign_straight_through = _unary_op("sign_straight_through", _sign_array, "", lambda x, y, g: g, "See ``sign``.", integers="keep")
+# fmt: on
+absolute = abs
+negative = neg
+
+
+def sign(input: Tensor, straight_through: bool = False) -> Tensor:
+    """``sign(input)``: -1, 0 or 1 as ``x_i`` is negative, zero or positive; ``sign(nan) = 0``, as in PyTorch.
+
+    The shape and dtype are kept (an integer tensor gives -1, 0, 1 of its dtype, a bool
+    tensor is returned unchanged). The gradient is zero; with ``straight_through=True``
+    it is the identity instead (the straight-through estimator of binarised networks).
+
+    >>> import chainrule as cr
+    >>> cr.sign(cr.tensor([-1.5, 0.0, 2.0, float('nan')]))
+    tensor([-1.,  0.,  1.,  0.], shape=(4,), dtype=float32)
+    >>> cr.sign(cr.tensor([-3, 3]))
+    tensor([-1,  1], shape=(2,), dtype=int64)
     """
-
-    @staticmethod
-    def forward(ctx, x):
-        y = array_module(x).tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return TanhBackward.apply(grad, y)
+    if input._data.dtype.kind == "b":
+        return input
+    return _sign_straight_through(input) if straight_through else _sign(input)
 
 
 class TanhBackward(Op):
@@ -1017,33 +1014,6 @@ class TanhBackward(Op):
         )
 
 
-class Sigmoid(Op):
-    """``sigmoid(input)``: the logistic function ``y_i = 1 / (1 + e^(-x_i))``, in (0, 1); gradient ``g y (1 - y)``.
-
-    Computed from ``e^(-|x|)``, so large ``|x|`` never overflows.
-
-    The shape is kept; integer and bool inputs give the default float dtype (float32).
-
-    >>> import chainrule as cr
-    >>> cr.sigmoid(cr.tensor([0.0, 2.0, -2.0]))
-    tensor([0.5   , 0.8808, 0.1192], shape=(3,), dtype=float32)
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        # exp of -|x| never overflows: the stable form of 1 / (1 + e^-x).
-        xp = array_module(x)
-        e = xp.exp(-xp.abs(x))
-        y = xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(grad, y)
-
-
 class SigmoidBackward(Op):
     """sigmoid's vector-Jacobian product g y (1 - y) as one op, itself differentiable."""
 
@@ -1063,30 +1033,6 @@ class SigmoidBackward(Op):
         )
 
 
-class Relu(Op):
-    """``relu(input)``: ``y_i = max(x_i, 0)``; gradient ``g 1[x > 0]`` (0 at x = 0, as in PyTorch).
-
-    The shape and dtype are kept (integer tensors stay integer).
-
-    >>> import chainrule as cr
-    >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0]))
-    tensor([0., 0., 2.], shape=(3,), dtype=float32)
-    >>> cr.relu(cr.tensor([-3, 3]))
-    tensor([0, 3], shape=(2,), dtype=int64)
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        y = array_module(x).maximum(x, 0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return ReluBackward.apply(grad, y)
-
-
 class ReluBackward(Op):
     """relu's vector-Jacobian product g 1[y > 0]; linear in g, and zero derivative in y."""
 
@@ -1103,82 +1049,16 @@ class ReluBackward(Op):
         return ReluBackward.apply(grad_grad, y), None
 
 
-class Abs(Op):
-    """``abs(input)``: ``y_i = |x_i|``; gradient ``g sign(x)`` (0 at x = 0). ``absolute`` is the same function.
-
-    The shape and dtype are kept (integer tensors stay integer).
-
-    >>> import chainrule as cr
-    >>> cr.abs(cr.tensor([-1.5, 0.0, 2.0]))
-    tensor([1.5, 0. , 2. ], shape=(3,), dtype=float32)
-    >>> cr.abs(cr.tensor([-3, 3]))
-    tensor([3, 3], shape=(2,), dtype=int64)
-    """
+class Round(Op):
+    """Round half to even to ``decimals`` places; piecewise constant, so the gradient is zero."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).abs(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * sign(x)
-
-
-class Piecewise(Op):
-    """sign, floor, ceil, round, trunc: piecewise constant, so the gradient is zero."""
-
-    name = "piecewise"
-
-    @staticmethod
-    def forward(ctx, x, ufunc, decimals=0):
-        ctx.shape = x.shape
-        xp = array_module(x)
-        if ufunc == "round":
-            return xp.round(x, decimals)
-        if ufunc == "sign" and x.dtype.kind == "f":
-            return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # PyTorch: sign(nan) = 0
-        return getattr(xp, ufunc)(x)
+    def forward(ctx, x, decimals):
+        return array_module(x).round(x, decimals)
 
     @staticmethod
     def backward(ctx, grad):
         return grad * 0.0
-
-
-def _piecewise(ufunc: str):
-    """A public piecewise-constant function (``sign``, ``floor``, ``ceil``, ``trunc``): ``np.<ufunc>`` elementwise, zero gradient.
-
-    Integer and bool inputs are returned unchanged (``sign`` of an integer tensor is
-    computed, and ``sign(nan) = 0`` as in PyTorch). The generated functions carry a
-    one-line docstring from this template.
-
-    >>> import chainrule as cr
-    >>> x = cr.tensor([-1.5, -0.5, 0.5, 1.5])
-    >>> cr.sign(x)
-    tensor([-1., -1.,  1.,  1.], shape=(4,), dtype=float32)
-    >>> cr.floor(x)
-    tensor([-2., -1.,  0.,  1.], shape=(4,), dtype=float32)
-    >>> cr.ceil(x)
-    tensor([-1., -0.,  1.,  2.], shape=(4,), dtype=float32)
-    >>> cr.trunc(x)
-    tensor([-1., -0.,  0.,  1.], shape=(4,), dtype=float32)
-    """
-
-    def function(input: Tensor) -> Tensor:
-        if input.dtype.kind == "b" or input.dtype.kind in "iu" and ufunc != "sign":
-            return input
-        return Piecewise.apply(input, ufunc=ufunc)
-
-    named(function, ufunc)
-    function.__doc__ = f"Elementwise {ufunc}; its gradient is zero."
-    return function
-
-
-sign = _piecewise("sign")
-floor = _piecewise("floor")
-ceil = _piecewise("ceil")
-trunc = _piecewise("trunc")
 
 
 def round(input: Tensor, decimals: int = 0) -> Tensor:
@@ -1194,44 +1074,7 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:
     """
     if input.dtype.kind in "iub":
         return input
-    return Piecewise.apply(input, ufunc="round", decimals=decimals)
-
-
-def _unary(op_class, name: str, float_only: bool = True):
-    """A public unary function ``name(input)`` that applies ``op_class``; its docstring is ``op_class``'s.
-
-    With ``float_only`` integer and bool inputs are first cast to the default float dtype.
-
-    >>> import chainrule as cr
-    >>> from chainrule.ops.elementwise import _unary, Exp
-    >>> _unary(Exp, 'exp')(cr.tensor([0]))
-    tensor([1.], shape=(1,), dtype=float32)
-    """
-
-    def function(input: Tensor) -> Tensor:
-        if float_only and input.dtype.kind != "f":
-            input = to_dtype(input, dtypes.default_float)
-        return op_class.apply(input)
-
-    named(function, name)
-    function.__doc__ = op_class.__doc__
-    return function
-
-
-exp = _unary(Exp, "exp")
-expm1 = _unary(Expm1, "expm1")
-log = _unary(Log, "log")
-log1p = _unary(Log1p, "log1p")
-sqrt = _unary(Sqrt, "sqrt")
-rsqrt = _unary(Rsqrt, "rsqrt")
-reciprocal = _unary(Reciprocal, "reciprocal")
-sin = _unary(Sin, "sin")
-cos = _unary(Cos, "cos")
-tanh = _unary(Tanh, "tanh")
-sigmoid = _unary(Sigmoid, "sigmoid")
-relu = _unary(Relu, "relu", float_only=False)
-abs = _unary(Abs, "abs", float_only=False)
-absolute = abs
+    return Round.apply(input, decimals=decimals)
 
 
 def square(input: Tensor) -> Tensor:

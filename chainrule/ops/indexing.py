@@ -11,8 +11,12 @@ import numpy as np
 
 from chainrule.autograd.function import Op
 from chainrule.autograd.naming import public_name
-from chainrule.backend import array_module, is_array
+from chainrule.backend import array_module, device_of, is_array, library_of
 from chainrule.ops._args import normalize_dim
+from chainrule.ops.casting import to_dtype
+from chainrule.ops.creation import full
+from chainrule.ops.elementwise import where
+from chainrule.ops.shape import broadcast_to
 from chainrule.tensor import Tensor
 
 
@@ -35,10 +39,10 @@ def _index_part(part):
 
 
 def _index_on(xp, index):
-    """Index arrays moved to the device of the array they index (CuPy wants its own arrays)."""
-    if isinstance(index, tuple):
-        return tuple(xp.asarray(part) if isinstance(part, np.ndarray) else part for part in index)
-    return xp.asarray(index) if isinstance(index, np.ndarray) else index
+    """Host index arrays moved to the module ``xp``'s device (a device array wants its own arrays as indices)."""
+    if type(index) is tuple:
+        return tuple([xp.asarray(part) if type(part) is np.ndarray else part for part in index])
+    return xp.asarray(index) if type(index) is np.ndarray else index
 
 
 def _has_array_index(index) -> bool:
@@ -51,9 +55,7 @@ class Index(Op):
 
     @staticmethod
     def forward(ctx, x, index):
-        xp = array_module(x)
-        if xp is not np:
-            index = _index_on(xp, index)
+        index = _index_on(array_module(x), index)
         ctx.input_shape, ctx.index = x.shape, index
         return x[index]
 
@@ -69,11 +71,12 @@ class IndexAdd(Op):
 
     @staticmethod
     def forward(ctx, source, shape, index):
-        ctx.index = index
         xp = array_module(source)
+        index = _index_on(xp, index)
+        ctx.index = index
         out = xp.zeros(shape, dtype=source.dtype)
         if _has_array_index(index):
-            _add_at(xp, out, index, source)
+            _add_at(out, index, source)
         else:
             out[index] = source
         return out
@@ -83,13 +86,21 @@ class IndexAdd(Op):
         return Index.apply(grad, index=ctx.index)
 
 
-def _add_at(xp, out, index, values) -> None:
-    if xp is np:
-        np.add.at(out, index, values)
-    else:  # CuPy spells unbuffered accumulation differently
-        import cupyx
+def _add_at(out, index, values) -> None:
+    """``out[index] += values``, in place, with repeated indices accumulated."""
+    library_of(out).scatter_add(out, index, values)
 
-        cupyx.scatter_add(out, index, values)
+
+def check_same_device(op: str, *tensors) -> None:
+    """PyTorch's RuntimeError naming both devices unless every tensor given lives on one device."""
+    first = device_of(tensors[0]._data)
+    for tensor in tensors[1:]:
+        other = device_of(tensor._data)
+        if other != first:
+            raise RuntimeError(
+                f"{public_name(op)}: Expected all tensors to be on the same device, but found at least two devices, "
+                f"{first} and {other}!"
+            )
 
 
 def getitem(input: Tensor, index) -> Tensor:
@@ -134,9 +145,19 @@ class Gather(Op):
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and likewise for any dim)."""
+    """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and likewise for any dim).
+
+    ``index`` is int64 with as many dims as ``input``; the result has ``index``'s shape and ``input``'s dtype.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.gather(x, 1, cr.tensor([[2, 0], [1, 1]]))
+    tensor([[3, 1],
+            [5, 5]], shape=(2, 2), dtype=int64)
+    """
     axis = normalize_dim(dim, input.ndim, "gather")
     index_array = _check_index_tensor(index, "gather")
+    check_same_device("gather", input, index)
     if index_array.ndim != input.ndim:
         raise RuntimeError(
             f"gather: index of shape {index.shape} must have as many dims as input of shape {input.shape}"
@@ -157,7 +178,7 @@ class ScatterAdd(Op):
         ctx.index, ctx.axis = index, axis
         xp = array_module(x)
         out = x.copy()
-        _add_at(xp, out, _full_index(xp, index, axis), source)
+        _add_at(out, _full_index(xp, index, axis), source)
         return out
 
     @staticmethod
@@ -166,17 +187,33 @@ class ScatterAdd(Op):
         return grad, grad_source
 
 
+def open_grid(xp, shape) -> list:
+    """One index array per dim of ``shape``, each (1, ..., n, ..., 1): together they address every element.
+
+    NumPy's ``indices(shape, sparse=True)``, from aranges (which every array library has).
+    """
+    return [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (len(shape) - 1 - i)) for i, n in enumerate(shape)]
+
+
 def _full_index(xp, index, axis):
     """Index arrays addressing, for each element of ``index``, its target in the output."""
-    grids = list(xp.indices(index.shape, sparse=True))
+    grids = open_grid(xp, index.shape)
     grids[axis] = index
     return tuple(grids)
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate).
+
+    For dim=0: ``out[index[i][j]][j] += src[i][j]``; ``index`` and ``src`` have the same shape.
+
+    >>> import chainrule as cr
+    >>> cr.scatter_add(cr.zeros(3), 0, cr.tensor([0, 2, 0]), cr.tensor([1.0, 2.0, 3.0]))
+    tensor([4., 0., 2.], shape=(3,), dtype=float32)
+    """
     axis = normalize_dim(dim, input.ndim, "scatter_add")
     index_array = _check_index_tensor(index, "scatter_add")
+    check_same_device("scatter_add", input, index, src)
     if src.shape != index.shape:
         src = src[tuple(slice(0, n) for n in index.shape)]
     if src.dtype != input.dtype:
@@ -185,9 +222,19 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """The slices of ``input`` along ``dim`` at the positions in the 1-d ``index``."""
+    """The slices of ``input`` along ``dim`` at the positions in the 1-d ``index``.
+
+    The result has ``input``'s shape with dim ``dim`` of size ``len(index)``.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> cr.index_select(x, 1, cr.tensor([2, 0]))
+    tensor([[3, 1],
+            [6, 4]], shape=(2, 2), dtype=int64)
+    """
     axis = normalize_dim(dim, input.ndim, "index_select")
     index_array = _check_index_tensor(index, "index_select")
+    check_same_device("index_select", input, index)
     if index_array.ndim > 1:
         raise RuntimeError(f"index_select: index must be 1-d, got shape {index.shape}")
     _check_in_range(index_array, input.shape[axis] if input.ndim else 1, "index_select")
@@ -195,9 +242,13 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
-    """``input`` with ``value`` where the bool ``mask`` (broadcast) is True."""
-    from chainrule.ops.elementwise import where
+    """``input`` with ``value`` where the bool ``mask`` (broadcast) is True.
 
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, -2.0, 3.0])
+    >>> cr.masked_fill(x, x < 0, 0.0)
+    tensor([1., 0., 3.], shape=(3,), dtype=float32)
+    """
     if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
     if isinstance(value, Tensor):
@@ -208,8 +259,15 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:
-    """``input`` read as 1-d at ``index`` (negative indices count from the end); the result has index's shape."""
+    """``input`` read as 1-d at ``index`` (negative indices count from the end); the result has index's shape.
+
+    >>> import chainrule as cr
+    >>> cr.take(cr.tensor([[1, 2], [3, 4]]), cr.tensor([[0, 3], [-1, 1]]))
+    tensor([[1, 4],
+            [4, 2]], shape=(2, 2), dtype=int64)
+    """
     _check_in_range(_check_index_tensor(index, "take"), input.numel(), "take", negative_ok=True)
+    check_same_device("take", input, index)
     return input.reshape(-1)[index]
 
 
@@ -238,18 +296,16 @@ class Scatter(Op):
 
 def _scatter_args(input: Tensor, dim: int, index: Tensor, src, op: str):
     """The axis, the index array, and ``src`` as a tensor of the index's shape in the input's dtype."""
-    from chainrule.ops.creation import full
-    from chainrule.ops.elementwise import to_dtype
-
     axis = normalize_dim(dim, input.ndim, op)
     index_array = _check_index_tensor(index, op)
+    check_same_device(op, input, index, *([src] if isinstance(src, Tensor) else []))
     if index_array.ndim != input.ndim:
         raise RuntimeError(f"{op}: index of shape {index.shape} must have as many dims as input of shape {input.shape}")
     if index_array.size and (index_array.min() < 0 or index_array.max() >= input.shape[axis]):
         bad = index_array.min() if index_array.min() < 0 else index_array.max()
         raise IndexError(f"{op}: index {int(bad)} is out of bounds for dim {axis} of size {input.shape[axis]}")
     if not isinstance(src, Tensor):
-        return axis, index_array, full(index.shape, src, dtype=input.dtype)
+        return axis, index_array, full(index.shape, src, dtype=input.dtype, device=input.device)
     if src.ndim != input.ndim or any(i > n for i, n in zip(index.shape, src.shape)):
         raise RuntimeError(f"{op}: index of shape {index.shape} is larger than src of shape {src.shape}")
     if src.shape != index.shape:
@@ -262,6 +318,13 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *, red
 
     ``reduce='add'`` or ``'multiply'`` combines instead of overwriting (as ``scatter_reduce`` sum/prod).
     With repeated indices and no reduce, which write wins is unspecified (as in PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.scatter(cr.zeros(2, 3), 1, cr.tensor([[2], [0]]), cr.tensor([[1.0], [2.0]]))
+    tensor([[0., 0., 1.],
+            [2., 0., 0.]], shape=(2, 3), dtype=float32)
+    >>> cr.scatter(cr.zeros(3), 0, cr.tensor([0, 0]), value=1.0, reduce="add")
+    tensor([2., 0., 0.], shape=(3,), dtype=float32)
     """
     source = value if src is None else src
     if source is None:
@@ -280,7 +343,7 @@ def _scatter_counts(input: Tensor, axis: int, index_array, include_self: bool):
     """How many values meet at each position of the output (including the input's own when include_self)."""
     xp = array_module(input._data)
     counts = xp.full(input.shape, 1 if include_self else 0, dtype=input.dtype)
-    _add_at(xp, counts, _full_index(xp, index_array, axis), 1)
+    _add_at(counts, _full_index(xp, index_array, axis), 1)
     return Tensor._wrap(counts)
 
 
@@ -290,9 +353,14 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     ``reduce`` is ``'sum'``, ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'``; with
     ``include_self=False`` the input's own value at a target position is left out.
     Ties of amax/amin share the gradient evenly, as in PyTorch.
-    """
-    from chainrule.ops.elementwise import where
 
+    >>> import chainrule as cr
+    >>> src = cr.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> cr.scatter_reduce(cr.zeros(2), 0, cr.tensor([0, 1, 0, 1]), src, "amax", include_self=False)
+    tensor([3., 4.], shape=(2,), dtype=float32)
+    >>> cr.scatter_reduce(cr.zeros(2), 0, cr.tensor([0, 1, 0, 1]), src, "mean")
+    tensor([1.3333, 2.    ], shape=(2,), dtype=float32)
+    """
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, got {reduce!r}")
     axis, index_array, src = _scatter_args(input, dim, index, src, "scatter_reduce")
@@ -308,17 +376,14 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         counts = _scatter_counts(input, axis, index_array, include_self)._data
         total = ScatterAdd.apply(base, src, index=index_array, axis=axis)
         if input.dtype.kind != "f":  # integer means round down, as in PyTorch
-            return Tensor._wrap(
-                array_module(counts).where(counts > 0, total._data // np.maximum(counts, 1), input._data)
-            )
-        return where(Tensor._wrap(counts > 0), total / Tensor._wrap(np.maximum(counts, 1)), input)
+            xp = array_module(counts)
+            return Tensor._wrap(xp.where(counts > 0, total._data // xp.maximum(counts, 1), input._data))
+        return where(Tensor._wrap(counts > 0), total / Tensor._wrap(array_module(counts).maximum(counts, 1)), input)
     return _scatter_extreme(input, base, src, index_array, axis, reduce == "amax", include_self)
 
 
 def _neutral_source(input: Tensor, shape, reduce: str) -> Tensor:
     """Values that leave a target unchanged under ``reduce`` (written over the input when include_self=False)."""
-    from chainrule.ops.creation import full
-
     floating = input.dtype.kind == "f"
     if reduce == "amax":
         value = -np.inf if floating else np.iinfo(input.dtype).min
@@ -326,16 +391,15 @@ def _neutral_source(input: Tensor, shape, reduce: str) -> Tensor:
         value = np.inf if floating else np.iinfo(input.dtype).max
     else:
         value = 1 if reduce == "prod" else 0
-    return full(shape, value, dtype=input.dtype)
+    return full(shape, value, dtype=input.dtype, device=input.device)
 
 
 def _scatter_extreme(input, base, src, index_array, axis, largest, include_self):
     """amax/amin written as the mean of the values that attain the extreme, so ties share the gradient."""
-    from chainrule.ops.elementwise import where
-
     xp = array_module(input._data)
     extreme = base._data.copy()
-    (xp.maximum if largest else xp.minimum).at(extreme, _full_index(xp, index_array, axis), src._data)
+    reduction = "maximum" if largest else "minimum"
+    library_of(extreme).scatter_reduce(extreme, _full_index(xp, index_array, axis), src._data, reduction)
     if input.dtype.kind != "f":  # no gradient to share
         return Tensor._wrap(extreme)
     self_wins = (base._data == extreme) if include_self else xp.zeros(input.shape, bool)
@@ -356,7 +420,7 @@ class ScatterProd(Op):
         ctx.index, ctx.axis = index, axis
         xp = array_module(x)
         out = x.copy()
-        xp.multiply.at(out, _full_index(xp, index, axis), source)
+        library_of(out).scatter_reduce(out, _full_index(xp, index, axis), source, "multiply")
         ctx.save_for_backward(x, source, out)
         return out
 
@@ -381,8 +445,8 @@ def _products_of_others(x, source, index, axis):
     target = _full_index(xp, index, axis)
     nonzero_product = xp.where(x == 0, 1, x)
     zero_count = (x == 0).astype(np.int64)
-    xp.multiply.at(nonzero_product, target, xp.where(source == 0, 1, source))
-    _add_at(xp, zero_count, target, (source == 0).astype(np.int64))
+    library_of(x).scatter_reduce(nonzero_product, target, xp.where(source == 0, 1, source), "multiply")
+    _add_at(zero_count, target, (source == 0).astype(np.int64))
 
     def others(factor, product, zeros):
         safe = xp.where(factor == 0, 1, factor)
@@ -396,9 +460,15 @@ def _products_of_others(x, source, index, axis):
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
-    """``input`` with ``alpha * source[..., k, ...]`` added to slice ``index[k]`` along ``dim`` (repeats accumulate)."""
+    """``input`` with ``alpha * source[..., k, ...]`` added to slice ``index[k]`` along ``dim`` (repeats accumulate).
+
+    >>> import chainrule as cr
+    >>> cr.index_add(cr.zeros(3), 0, cr.tensor([0, 2, 0]), cr.tensor([1.0, 2.0, 3.0]))
+    tensor([4., 0., 2.], shape=(3,), dtype=float32)
+    """
     axis = normalize_dim(dim, input.ndim, "index_add")
     index_array = _check_index_tensor(index, "index_add")
+    check_same_device("index_add", input, index, source)
     expected = input.shape[:axis] + (index_array.size,) + input.shape[axis + 1 :]
     if index_array.ndim > 1 or source.shape != expected:
         raise RuntimeError(
@@ -412,21 +482,32 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
-    """The 1-d tensor of the elements of ``input`` where the bool ``mask`` is True (both broadcast)."""
-    from chainrule.ops.shape import broadcast_to
+    """The 1-d tensor of the elements of ``input`` where the bool ``mask`` is True (both broadcast).
 
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, -2], [-3, 4]])
+    >>> cr.masked_select(x, x > 0)
+    tensor([1, 4], shape=(2,), dtype=int64)
+    """
     if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
         raise TypeError(f"masked_select: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    check_same_device("masked_select", input, mask)
     shape = np.broadcast_shapes(input.shape, mask.shape)
     mask_array = array_module(mask._data).broadcast_to(mask._data, shape)
     return Index.apply(broadcast_to(input, shape), index=mask_array)
 
 
 def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
-    """Values of ``input`` at ``indices`` along ``dim`` (the flattened input when dim is None); other dims broadcast."""
-    from chainrule.ops.shape import broadcast_to
+    """Values of ``input`` at ``indices`` along ``dim`` (the flattened input when dim is None); other dims broadcast.
 
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[3, 1, 2], [9, 7, 8]])
+    >>> cr.take_along_dim(x, x.argsort(dim=1), dim=1)
+    tensor([[1, 2, 3],
+            [7, 8, 9]], shape=(2, 3), dtype=int64)
+    """
     index_array = _check_index_tensor(indices, "take_along_dim")
+    check_same_device("take_along_dim", input, indices)
     if dim is None:
         return Gather.apply(input.reshape(-1), index=index_array.reshape(-1), axis=0)
     axis = normalize_dim(dim, input.ndim, "take_along_dim")
@@ -445,7 +526,16 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):
-    """The indices of the nonzero elements: an (N, ndim) int64 tensor, or one 1-d tensor per dim."""
+    """The indices of the nonzero elements: an (N, ndim) int64 tensor, or one 1-d tensor per dim.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0, 3], [5, 0]])
+    >>> cr.nonzero(x)
+    tensor([[0, 1],
+            [1, 0]], shape=(2, 2), dtype=int64)
+    >>> cr.nonzero(x, as_tuple=True)
+    (tensor([0, 1], shape=(2,), dtype=int64), tensor([1, 0], shape=(2,), dtype=int64))
+    """
     xp = array_module(input._data)
     coordinates = xp.nonzero(input._data if input.ndim else input._data.reshape(1))
     if as_tuple:
@@ -456,6 +546,13 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
 
 
 def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements of ``input``, one row each: an (N, ndim) int64 tensor (``nonzero(input)``).
+
+    >>> import chainrule as cr
+    >>> cr.argwhere(cr.tensor([[0, 3], [5, 0]]))
+    tensor([[0, 1],
+            [1, 0]], shape=(2, 2), dtype=int64)
+    """
     return nonzero(input)
 
 

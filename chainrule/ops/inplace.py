@@ -18,7 +18,7 @@ import numpy as np
 from chainrule import random
 from chainrule.autograd.function import Op, ViewInfo
 from chainrule.autograd.inplace import _check_not_leaf, _check_view, _rebase, apply_inplace, needs_graph
-from chainrule.backend import array_module
+from chainrule.backend import array_module, is_array, to_device
 from chainrule.ops._args import normalize_dim
 from chainrule.ops.elementwise import add, mul, to_dtype
 from chainrule.ops.indexing import Index, _check_index_tensor, _index_on, normalize_index
@@ -45,7 +45,21 @@ def _operands(args, kwargs) -> tuple:
 
 
 def inplace_method(function, op: str):
-    """``x.op_(*args)``: ``function(x, *args)`` made x's new value."""
+    """``x.op_(*args)``: ``function(x, *args)`` made x's new value.
+
+    The in-place methods ``x.exp_()``, ``x.add_(y)``, ``x.clamp_(0, 1)``... are made by this factory: each computes the
+    out-of-place op and writes the result into ``x`` (same shape and dtype), recording the change for autograd. See the
+    out-of-place op for the math.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 4.0])
+    >>> x.sqrt_()
+    tensor([1., 2.], shape=(2,), dtype=float32)
+    >>> x.add_(cr.tensor([1.0, 1.0]), alpha=2).mul_(10)
+    tensor([30., 40.], shape=(2,), dtype=float32)
+    >>> x
+    tensor([30., 40.], shape=(2,), dtype=float32)
+    """
 
     def method(self, *args, **kwargs):
         return apply_inplace(
@@ -65,7 +79,7 @@ class Overwrite(Op):
     def forward(ctx, x, values):
         xp = array_module(x)
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        ctx.values_shape = np.shape(values)
+        ctx.values_shape = _shape_of(values)
         return xp.broadcast_to(xp.asarray(values), x.shape).astype(x.dtype, copy=True)
 
     @staticmethod
@@ -76,6 +90,11 @@ class Overwrite(Op):
         if ctx.needs_input_grad[1]:
             grad_values = sum_to_shape(grad, ctx.values_shape)
         return grad_x, grad_values
+
+
+def _shape_of(value) -> tuple[int, ...]:
+    """The shape of an array of any device, or of a number or nested list."""
+    return value.shape if is_array(value) else np.shape(value)
 
 
 def _overwrite(tensor: Tensor, op: str, values) -> Tensor:
@@ -89,17 +108,39 @@ def _overwrite(tensor: Tensor, op: str, values) -> Tensor:
 
 
 def zero_(self: Tensor) -> Tensor:
+    """Fill this tensor with zeros, in place; returns it.
+
+    >>> import chainrule as cr
+    >>> cr.ones(2, 2).zero_()
+    tensor([[0., 0.],
+            [0., 0.]], shape=(2, 2), dtype=float32)
+    """
     return _overwrite(self, "zero_", 0)
 
 
 def fill_(self: Tensor, value) -> Tensor:
+    """Fill this tensor with ``value`` (a number or a 0-d tensor), cast to its dtype, in place; returns it.
+
+    >>> import chainrule as cr
+    >>> cr.zeros(3, dtype=cr.int64).fill_(7)
+    tensor([7, 7, 7], shape=(3,), dtype=int64)
+    """
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"fill_: only a 0-dim value tensor can fill a tensor, got shape {value.shape}")
     return _overwrite(self, "fill_", value)
 
 
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
-    """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into this tensor."""
+    """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into this tensor.
+
+    Returns this tensor; gradients flow back to ``src``.
+
+    >>> import chainrule as cr
+    >>> x = cr.zeros(2, 3)
+    >>> x.copy_(cr.tensor([1.0, 2.0, 3.0]))
+    tensor([[1., 2., 3.],
+            [1., 2., 3.]], shape=(2, 3), dtype=float32)
+    """
     if isinstance(src, Tensor) and src.device != self.device:
         src = src.to(self.device)
     if not isinstance(src, Tensor):
@@ -133,7 +174,7 @@ def _normal(tensor, generator, mean=0.0, std=1.0):
 
 
 def _bernoulli(tensor, generator, p=0.5):
-    probabilities = p._data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
+    probabilities = p.detach().cpu().numpy() if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
     draws = random.numpy_generator(generator).random(tensor.shape) < probabilities
     return _on_device(draws.astype(tensor.dtype), tensor)
 
@@ -164,8 +205,6 @@ def _random_default_high(dtype) -> int:
 
 
 def _on_device(array: np.ndarray, tensor: Tensor):
-    from chainrule.backend import to_device
-
     return array if tensor.device.type == "cpu" else to_device(array, tensor.device)
 
 
@@ -175,10 +214,8 @@ class Put(Op):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        xp = array_module(x)
-        if xp is not np:
-            index = _index_on(xp, index)
-        ctx.index, ctx.value_shape = index, np.shape(value)
+        index = _index_on(array_module(x), index)
+        ctx.index, ctx.value_shape = index, _shape_of(value)
         out = x.copy()
         out[index] = value
         return out
@@ -237,7 +274,13 @@ def _along(axis: int, index_array) -> tuple:
 
 
 def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
-    """Fill the slices at positions ``index`` along ``dim`` with the number (or 0-d tensor) ``value``."""
+    """Fill the slices at positions ``index`` along ``dim`` with the number (or 0-d tensor) ``value``.
+
+    >>> import chainrule as cr
+    >>> cr.zeros(2, 3).index_fill_(1, cr.tensor([0, 2]), 5.0)
+    tensor([[5., 0., 5.],
+            [5., 0., 5.]], shape=(2, 3), dtype=float32)
+    """
     axis = normalize_dim(dim, self.ndim, "index_fill_")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"index_fill_: value must be a number or a 0-dim tensor, got shape {value.shape}")
@@ -245,7 +288,16 @@ def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
 
 
 def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
-    """Copy the slices of ``source`` into this tensor at positions ``index`` along ``dim``."""
+    """Copy the slices of ``source`` into this tensor at positions ``index`` along ``dim``.
+
+    ``source`` has this tensor's shape with dim ``dim`` of size ``len(index)``.
+
+    >>> import chainrule as cr
+    >>> cr.zeros(3, 2).index_copy_(0, cr.tensor([2, 0]), cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[3., 4.],
+            [0., 0.],
+            [1., 2.]], shape=(3, 2), dtype=float32)
+    """
     axis = normalize_dim(dim, self.ndim, "index_copy_")
     index_array = _check_index_tensor(index, "index_copy_")
     expected = self.shape[:axis] + (index_array.size,) + self.shape[axis + 1 :]

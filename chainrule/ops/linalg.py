@@ -14,7 +14,10 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module
-from chainrule.ops.shape import broadcast_to, matrix_transpose, reshape, sum_to_shape, unsqueeze
+from chainrule.ops._args import normalize_dim
+from chainrule.ops.casting import promote_all, promote_operands
+from chainrule.ops.reduce import norm
+from chainrule.ops.shape import broadcast_to, diagonal, matrix_transpose, reshape, stack, sum_to_shape, unsqueeze
 from chainrule.tensor import Tensor
 
 
@@ -70,9 +73,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     >>> cr.matmul(a, cr.tensor([1.0, 1.0]))
     tensor([3., 7.], shape=(2,), dtype=float32)
     """
-    from chainrule.ops.elementwise import _operands
-
-    a, b = _operands(input, other, "matmul")
+    a, b = promote_operands(input, other, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"{public_name('matmul')}: both arguments must be tensors of at least 1 dim")
     inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
@@ -256,11 +257,9 @@ def einsum(equation: str, *operands) -> Tensor:
     >>> cr.einsum('ij->', a)
     tensor(10., shape=(), dtype=float32)
     """
-    from chainrule.ops.shape import _same_dtype
-
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    operands = _same_dtype(operands, "einsum")
+    operands = promote_all(operands, "einsum")
     equation = _explicit_equation(equation, operands)
     specs = equation.split("->")[0].split(",")
     if len(specs) != len(operands):
@@ -413,8 +412,6 @@ def trace(input: Tensor) -> Tensor:
     >>> cr.trace(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
     tensor(5., shape=(), dtype=float32)
     """
-    from chainrule.ops.shape import diagonal
-
     if input.ndim != 2:
         raise RuntimeError(f"trace: expects a matrix, got shape {input.shape}")
     return diagonal(input).sum()
@@ -430,9 +427,6 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     >>> cr.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0]))
     tensor([0., 0., 1.], shape=(3,), dtype=float32)
     """
-    from chainrule.ops._args import normalize_dim
-    from chainrule.ops.shape import broadcast_to, stack
-
     shape = tuple(np.broadcast_shapes(input.shape, other.shape))
     if dim is None:
         dim = next((i for i, n in enumerate(shape) if n == 3), None)
@@ -458,8 +452,6 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     tensor([[5.    ],
             [3.6056]], shape=(2, 1), dtype=float32)
     """
-    from chainrule.ops.reduce import norm
-
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(
             f"cdist: expects x1 (*, P, M) and x2 (*, R, M) with equal M, got shapes {x1.shape} and {x2.shape}"

@@ -13,10 +13,8 @@ through the losses too.
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 from chainrule.ops.activation import SoftmaxBackward, softmax
 from chainrule.ops.elementwise import abs, clamp, exp, log, log1p, relu, sigmoid
 from chainrule.ops.shape import sum_to_shape
@@ -119,7 +117,7 @@ class BinaryCrossEntropy(Op):
         if bool(((target < 0) | (target > 1)).any()):
             raise ValueError("all elements of target should be between 0 and 1")
         ctx.save_for_backward(probs, target)
-        with np.errstate(divide="ignore"):  # log(0) = -inf, which the clamp turns into -100
+        with library_of(probs).errstate(divide="ignore"):  # log(0) = -inf, which the clamp turns into -100
             log_p = xp.maximum(xp.log(probs), _LOG_FLOOR)
             log_not_p = xp.maximum(xp.log1p(-probs), _LOG_FLOOR)
         return -(target * log_p + (1 - target) * log_not_p)

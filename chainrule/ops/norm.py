@@ -14,15 +14,16 @@ Backprop recipe (``g`` the gradient of y, means taken along the row)::
 
 The forward saves only the per-row mu and r (two numbers a row, as PyTorch),
 and the backward recomputes xhat from x. Without ``create_graph`` the gradient
-is computed on arrays with in-place buffers; with it, the same formula runs as
-Tensor ops, so the gradient can be differentiated again to any order.
+is computed on arrays, with in-place buffers on the host and one fused kernel
+per elementwise step on a device; with it, the same formula runs as Tensor ops,
+so the gradient can be differentiated again to any order.
 """
 
 from __future__ import annotations
 
 from chainrule.autograd.function import Op
 from chainrule.autograd.grad_mode import GradMode
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 from chainrule.ops.elementwise import rsqrt
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
@@ -31,6 +32,46 @@ from chainrule.tensor import Tensor
 def row_sums(rows):
     """Sums of the rows of a (R, D) array as (R, 1): a matrix-vector product, far cheaper than ``sum(axis=1)``."""
     return (rows @ array_module(rows).ones(rows.shape[1], dtype=rows.dtype))[:, None]
+
+
+# On a device the elementwise steps run fused (``ArrayLibrary.fused``): one kernel each where the host
+# makes several in-place passes.
+
+
+def difference_times(library):
+    """The elementwise kernel (a - b) * factor."""
+
+    def difference_times(a, b, factor):
+        return (a - b) * factor
+
+    return difference_times
+
+
+def affine_normalized(library):
+    """The elementwise kernel (x - mean) rstd w + b."""
+
+    def affine_normalized(x, mean, rstd, weight, bias):
+        return ((x - mean) * rstd * weight + bias).astype(x.dtype, copy=False)
+
+    return affine_normalized
+
+
+def normalized_gradient(library):
+    """The elementwise kernel (gw - mean(gw) - xhat mean(gw xhat)) rstd: a normalization's input gradient."""
+
+    def normalized_gradient(gw, mean_gw, xhat, mean_gw_xhat, rstd):
+        return (gw - mean_gw - xhat * mean_gw_xhat) * rstd
+
+    return normalized_gradient
+
+
+def _row_statistics(rows, eps: float):
+    """(mean, rstd) of (R, D) rows, each (R, 1), with the biased variance: for a device, no in-place passes."""
+    xp = array_module(rows)
+    mean = row_sums(rows) / rows.shape[1]
+    centered = rows - mean
+    variance = xp.einsum("ij,ij->i", centered, centered)[:, None] / rows.shape[1]
+    return mean, 1.0 / xp.sqrt(variance + eps)
 
 
 def _standardize_rows(rows, eps: float):
@@ -57,8 +98,13 @@ class LayerNorm(Op):
     def forward(ctx, x, weight, bias, count, eps):
         ctx.count, ctx.eps = count, eps
         rows = x.reshape(-1, _row_width(x.shape, count))
-        y, ctx.mean, ctx.rstd = _standardize_rows(rows, eps)  # (R, 1) statistics: small, kept on the node
         ctx.save_for_backward(x, weight, bias)
+        library = library_of(x)
+        if not library.in_place_chains:
+            ctx.mean, ctx.rstd = _row_statistics(rows, eps)
+            affine = (1.0 if weight is None else weight.reshape(-1), 0.0 if bias is None else bias.reshape(-1))
+            return library.fused(affine_normalized)(rows, ctx.mean, ctx.rstd, *affine).reshape(x.shape)
+        y, ctx.mean, ctx.rstd = _standardize_rows(rows, eps)  # (R, 1) statistics: small, kept on the node
         if weight is not None:
             y *= weight.reshape(-1)
         if bias is not None:
@@ -90,13 +136,17 @@ def _row_width(shape: tuple[int, ...], count: int) -> int:
 
 
 def _fused_gradients(grad, x, weight, mean, rstd, count: int, needs):
-    """(dL/dx, dL/dw, dL/db) on arrays: the recipe of the module docstring with in-place buffers."""
-    xp = array_module(x)
+    """(dL/dx, dL/dw, dL/db) on arrays: the recipe of the module docstring (in-place buffers on the host)."""
+    library = library_of(x)
+    xp = library.xp
     width = _row_width(x.shape, count)
     normalized_shape = x.shape[x.ndim - count :]
     g = xp.ascontiguousarray(grad).reshape(-1, width)  # a broadcast gradient (of a sum) would defeat BLAS
-    xhat = x.reshape(-1, width) - mean
-    xhat *= rstd
+    if library.in_place_chains:
+        xhat = x.reshape(-1, width) - mean
+        xhat *= rstd
+    else:
+        xhat = library.fused(difference_times)(x.reshape(-1, width), mean, rstd)
     grad_x = grad_weight = grad_bias = None
     if needs[1]:
         grad_weight = xp.einsum("ij,ij->j", g, xhat).reshape(normalized_shape)
@@ -108,12 +158,19 @@ def _fused_gradients(grad, x, weight, mean, rstd, count: int, needs):
         mean_gw /= width
         mean_gw_xhat = xp.einsum("ij,ij->i", gw, xhat)[:, None]
         mean_gw_xhat /= width
-        gw -= mean_gw
-        xhat *= mean_gw_xhat
-        gw -= xhat
-        gw *= rstd
-        grad_x = gw.reshape(x.shape)
+        grad_x = _input_gradient(library, gw, mean_gw, xhat, mean_gw_xhat, rstd).reshape(x.shape)
     return grad_x, grad_weight, grad_bias
+
+
+def _input_gradient(library, gw, mean_gw, xhat, mean_gw_xhat, rstd):
+    """r (gw - mean(gw) - xhat mean(gw xhat)): on the host in gw's buffer (xhat's is overwritten)."""
+    if not library.in_place_chains:
+        return library.fused(normalized_gradient)(gw, mean_gw, xhat, mean_gw_xhat, rstd)
+    gw -= mean_gw
+    xhat *= mean_gw_xhat
+    gw -= xhat
+    gw *= rstd
+    return gw
 
 
 def _composed_gradients(grad: Tensor, x: Tensor, weight, bias, dims: tuple[int, ...], eps: float, needs):

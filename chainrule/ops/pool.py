@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module, cupy_module
+from chainrule.backend import allocating_on, array_module, device_of, library_of, module_for
 from chainrule.ops.conv import (
     check_input,
     check_positive,
@@ -30,7 +30,7 @@ from chainrule.ops.conv import (
     sliding_windows,
     spatial_tuple,
 )
-from chainrule.ops.indexing import IndexAdd
+from chainrule.ops.indexing import IndexAdd, open_grid
 from chainrule.tensor import Tensor
 
 
@@ -130,18 +130,22 @@ def _window_argmax(windows, inside=None):
 
 
 @functools.lru_cache(maxsize=32)
-def _window_starts(geometry: PoolGeometry, input_shape: tuple[int, ...], xp_name: str):
+def _window_starts(geometry: PoolGeometry, input_shape: tuple[int, ...], device):
     """Flat index into the input (N, C, *S) of every window's (0, ..., 0) tap: shape (N, C, *output_size).
 
-    The same for every batch of one shape, so it is cached (read-only).
+    The same for every batch of one shape, so it is cached per device (read-only where the library can mark it).
     """
-    xp = np if xp_name == "numpy" else cupy_module()
+    with allocating_on(device):
+        starts = _window_starts_on(module_for(device), geometry, input_shape)
+    return library_of(starts).read_only(starts)
+
+
+def _window_starts_on(xp, geometry: PoolGeometry, input_shape: tuple[int, ...]):
     spatial = input_shape[2:]
     starts = xp.arange(0, math.prod(input_shape), math.prod(spatial)).reshape(input_shape[:2] + (1,) * len(spatial))
     for axis, (n, s, (before, _)) in enumerate(zip(geometry.output_size, geometry.stride, geometry.padding)):
         step = math.prod(spatial[axis + 1 :])
         starts = starts + ((xp.arange(n) * s - before) * step).reshape((n,) + (1,) * (len(spatial) - 1 - axis))
-    starts.flags.writeable = False
     return starts
 
 
@@ -167,8 +171,7 @@ def _in_padding(values, tap_number, inside):
     xp = array_module(values)
     if not bool((~(values > -np.inf)).any()):
         return None
-    grid = xp.indices(values.shape[2:], sparse=True)
-    return ~xp.stack(inside)[(tap_number, *grid)]
+    return ~xp.stack(inside)[(tap_number, *open_grid(xp, values.shape[2:]))]
 
 
 class MaxPool(Op):
@@ -188,7 +191,7 @@ class MaxPool(Op):
         inside = _inside_masks(geometry, spatial, xp) if padded else None
         values, tap_number = _window_argmax(geometry.windows(x, fill=-np.inf), inside)
         offsets = xp.asarray(_tap_offsets(geometry, spatial)).take(tap_number)
-        index = xp.add(_window_starts(geometry, x.shape, xp.__name__), offsets)
+        index = xp.add(_window_starts(geometry, x.shape, device_of(x)), offsets)
         if return_indices:  # PyTorch's indices count within each (sample, channel) plane
             plane_index = index - xp.arange(0, x.size, math.prod(spatial)).reshape(
                 values.shape[:2] + (1,) * len(spatial)

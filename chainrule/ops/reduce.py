@@ -14,7 +14,8 @@ from chainrule.autograd.function import Op
 from chainrule.autograd.naming import public_name
 from chainrule.backend import array_module, dtypes
 from chainrule.ops._args import kept_shape, normalize_dim, normalize_dims
-from chainrule.ops.elementwise import exp, sqrt, to_dtype, where
+from chainrule.ops.elementwise import absolute, exp, maximum, minimum, sqrt, to_dtype, where
+from chainrule.ops.indexing import gather
 from chainrule.ops.shape import broadcast_to, reshape
 from chainrule.tensor import Tensor
 
@@ -311,9 +312,6 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdim
 
 
 def _extreme(input: Tensor, dim, keepdim, axis, keepdims, largest: bool, op: str):
-    from chainrule.ops.elementwise import maximum, minimum
-    from chainrule.ops.indexing import gather
-
     if isinstance(dim, Tensor):
         return maximum(input, dim) if largest else minimum(input, dim)
     dim = axis if dim is None else dim
@@ -364,13 +362,20 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
     return _extreme(input, dim, keepdim, axis, keepdims, False, "min")
 
 
+def _max_or_minus_inf(x, axes):
+    """The max of ``x`` over ``axes`` (None: all), keeping dims; -inf for an empty reduction (log 0)."""
+    if 0 in (x.shape if axes is None else [x.shape[axis] for axis in axes]):
+        return array_module(x).full(kept_shape(x.shape, axes), -math.inf, dtype=x.dtype)
+    return x.max(axis=axes, keepdims=True)
+
+
 class LogSumExp(Op):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         # log sum exp x = m + log sum exp(x - m) with m the max: no overflow.
         ctx.input_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         xp = array_module(x)
-        m = x.max(axis=axes, keepdims=True, initial=-math.inf)  # an empty reduction gives log 0 = -inf
+        m = _max_or_minus_inf(x, axes)
         m = xp.where(xp.isfinite(m), m, 0)
         y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         y = y.astype(x.dtype, copy=False)
@@ -503,8 +508,6 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     >>> cr.norm(v, p=float('inf'))
     tensor(4., shape=(), dtype=float32)
     """
-    from chainrule.ops.elementwise import abs as absolute
-
     if dtype is not None:
         input = to_dtype(input, dtype)
     axes = normalize_dims(dim, input.ndim, "norm")

@@ -158,6 +158,14 @@ def interpolate(
     ``area`` (adaptive average pooling). ``align_corners=True`` maps the corner
     pixels' centres onto each other; ``recompute_scale_factor=True`` derives the
     scale from the output size instead of using ``scale_factor`` as given.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.tensor([[[1.0, 2.0]]])
+    >>> F.interpolate(x, scale_factor=2)
+    tensor([[[1., 1., 2., 2.]]], shape=(1, 1, 4), dtype=float32)
+    >>> F.interpolate(x, size=3, mode="linear", align_corners=True)
+    tensor([[[1. , 1.5, 2. ]]], shape=(1, 1, 3), dtype=float32)
     """
     spatial = _check_interpolate_mode(input, mode, align_corners, antialias)
     sizes, scales = _output_sizes("interpolate", input.shape[2:], size, scale_factor)
@@ -191,7 +199,15 @@ def _check_factor(op: str, input: Tensor, factor: int) -> None:
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
-    """(*, C r^2, H, W) -> (*, C, H r, W r): channel c r^2 + i r + j becomes pixel (h r + i, w r + j) of channel c."""
+    """(*, C r^2, H, W) -> (*, C, H r, W r): channel c r^2 + i r + j becomes pixel (h r + i, w r + j) of channel c.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.arange(4.0).reshape(1, 4, 1, 1)
+    >>> F.pixel_shuffle(x, 2)
+    tensor([[[[0., 1.],
+              [2., 3.]]]], shape=(1, 1, 2, 2), dtype=float32)
+    """
     r = upscale_factor
     _check_factor("pixel_shuffle", input, r)
     *lead, channels, height, width = input.shape
@@ -207,7 +223,16 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
-    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of ``pixel_shuffle``."""
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of ``pixel_shuffle``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.arange(4.0).reshape(1, 1, 2, 2)
+    >>> F.pixel_unshuffle(x, 2).shape
+    chainrule.Size([1, 4, 1, 1])
+    >>> cr.equal(F.pixel_shuffle(F.pixel_unshuffle(x, 2), 2), x)
+    True
+    """
     r = downscale_factor
     _check_factor("pixel_unshuffle", input, r)
     *lead, channels, height, width = input.shape
@@ -260,10 +285,25 @@ def _adaptive_max_pool(op: str, input: Tensor, d: int, output_size, return_indic
 
 
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
-    """The maximum over ``output_size`` near-equal windows of (N, C, L) (or (C, L)); indices into L."""
+    """The maximum over ``output_size`` near-equal windows of (N, C, L) (or (C, L)); indices into L.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.adaptive_max_pool1d(cr.tensor([[[1.0, 5.0, 2.0, 0.0, 3.0, 4.0]]]), 2)
+    tensor([[[5., 4.]]], shape=(1, 1, 2), dtype=float32)
+    """
     return _adaptive_max_pool("adaptive_max_pool1d", input, 1, output_size, return_indices)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
-    """The maximum over near-equal windows of (N, C, H, W) (or (C, H, W)); indices flat into H * W."""
+    """The maximum over near-equal windows of (N, C, H, W) (or (C, H, W)); indices flat into H * W.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.adaptive_max_pool2d(x, (2, 2), return_indices=True)
+    values_indices(values=tensor([[[[ 5.,  7.],
+              [13., 15.]]]], shape=(1, 1, 2, 2), dtype=float32), indices=tensor([[[[ 5,  7],
+              [13, 15]]]], shape=(1, 1, 2, 2), dtype=int64))
+    """
     return _adaptive_max_pool("adaptive_max_pool2d", input, 2, output_size, return_indices)

@@ -47,9 +47,10 @@ the latter; exp overflowing to inf gives the limits 0 and -1 exactly.
 
 from __future__ import annotations
 
+from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Op
 from chainrule.autograd.grad_mode import GradMode
-from chainrule.backend import array_module
+from chainrule.backend import array_module, library_of
 from chainrule.ops.elementwise import relu, sigmoid, tanh
 from chainrule.ops.linalg import Linear
 from chainrule.ops.shape import Reshape, stack
@@ -179,7 +180,7 @@ def _rnn_backward(x, w_ih, w_hh, states, grad_y, grad_h, reverse, relu_activatio
 def _activate_lstm_gates(step, hidden: int):
     """In place: step (N, 4H) holds [-z_i, -z_f, -2 z_g, -z_o], then [s(z_i), s(z_f), tanh(z_g), s(z_o)], s sigmoid."""
     xp = array_module(step)
-    with xp.errstate(over="ignore"):  # exp -> inf: the gate's limit, exactly
+    with library_of(step).errstate(over="ignore"):  # exp -> inf: the gate's limit, exactly
         xp.exp(step, out=step)
     step += 1
     xp.divide(1, step, out=step)
@@ -380,8 +381,6 @@ def _differentiable_backward(ctx, grad_outputs):
     needs a gradient is aliased by an identity node first, so the inner
     ``autograd.grad`` stops there instead of walking into the inputs' history.
     """
-    from chainrule.autograd.engine import grad
-
     needs = ctx.needs_input_grad
     inputs = ctx.saved_tensors[:7]
     aliases = [Reshape.apply(value, shape=value.shape) if need else value for value, need in zip(inputs, needs)]

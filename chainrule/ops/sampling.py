@@ -30,6 +30,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     Rows are non-negative weights (normalised here). Without replacement a category
     is drawn at most once per row, so ``num_samples`` may not exceed the number of
     nonzero weights.
+
+    >>> import chainrule as cr
+    >>> cr.multinomial(cr.tensor([0.0, 1.0, 0.0]), 2, replacement=True)
+    tensor([1, 1], shape=(2,), dtype=int64)
+    >>> cr.multinomial(cr.tensor([[0.0, 5.0], [1.0, 0.0]]), 1)
+    tensor([[1],
+            [0]], shape=(2, 1), dtype=int64)
     """
     if input.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {input.shape}")
@@ -62,7 +69,17 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
-    """1 with probability ``input`` (or the number ``p``), else 0, elementwise; the input's shape and dtype."""
+    """1 with probability ``input`` (or the number ``p``), else 0, elementwise; the input's shape and dtype.
+
+    Draws from the global generator (``cr.manual_seed``) unless a ``generator`` is given.
+
+    >>> import chainrule as cr
+    >>> cr.bernoulli(cr.tensor([0.0, 1.0, 1.0, 0.0]))
+    tensor([0., 1., 1., 0.], shape=(4,), dtype=float32)
+    >>> _ = cr.manual_seed(0)
+    >>> cr.bernoulli(cr.full((1000,), 0.25)).mean().item() < 0.3
+    True
+    """
     if input.dtype.kind != "f":
         raise RuntimeError(f"bernoulli: expects a floating point tensor of probabilities, got {input.dtype}")
     probabilities = _host(input) if p is None else np.full(input.shape, p, dtype=input.dtype)
@@ -76,6 +93,14 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
     ``normal(mean_tensor, std_tensor)``, ``normal(mean_tensor, 0.5)``, ``normal(0.0, std_tensor)``
     and ``normal(0.0, 1.0, size=(2, 3))`` are PyTorch's forms.
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.normal(2.0, 0.5, size=(10000,))
+    >>> x.shape, round(x.mean().item(), 1), round(x.std().item(), 1)
+    (chainrule.Size([10000]), 2.0, 0.5)
+    >>> cr.normal(cr.tensor([1.0, 5.0]), 0.0)
+    tensor([1., 5.], shape=(2,), dtype=float32)
     """
     tensors = [x for x in (mean, std) if isinstance(x, Tensor)]
     if not tensors and size is None:
@@ -98,7 +123,17 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
-    """Poisson counts with rates ``input`` (non-negative), in the input's dtype."""
+    """Poisson counts with rates ``input`` (non-negative), in the input's dtype.
+
+    Same shape as ``input``; draws from the global generator unless ``generator`` is given.
+
+    >>> import chainrule as cr
+    >>> cr.poisson(cr.tensor([0.0, 0.0]))
+    tensor([0., 0.], shape=(2,), dtype=float32)
+    >>> _ = cr.manual_seed(0)
+    >>> round(cr.poisson(cr.full((10000,), 4.0)).mean().item())
+    4
+    """
     rates = _host(input)
     if (rates < 0).any() or not np.isfinite(rates).all():
         raise RuntimeError("poisson: expects finite non-negative rates")

@@ -13,6 +13,8 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.backend import array_module
 from chainrule.ops._args import normalize_dim, normalize_dims, size_args
+from chainrule.ops.casting import promote_all
+from chainrule.ops.creation import arange, as_tensor
 from chainrule.tensor import Tensor
 
 
@@ -91,6 +93,17 @@ def expand(input: Tensor, *sizes) -> Tensor:
     return broadcast_to(input, shape)
 
 
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` broadcast to the shape of ``other`` (``Tensor.expand_as``); the gradient sums back.
+
+    >>> import chainrule as cr
+    >>> cr.tensor([1, 2]).expand_as(cr.zeros(2, 2))
+    tensor([[1, 2],
+            [1, 2]], shape=(2, 2), dtype=int64)
+    """
+    return expand(input, other.shape)
+
+
 # --------------------------------------------------------------------------- reshaping
 class Reshape(Op):
     @staticmethod
@@ -127,6 +140,20 @@ def reshape(input: Tensor, *shape) -> Tensor:
 
 
 view = reshape
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` reshaped to the shape of ``other`` (``Tensor.view_as``; ``reshape_as`` is the same function).
+
+    >>> import chainrule as cr
+    >>> cr.arange(4).view_as(cr.zeros(2, 2))
+    tensor([[0, 1],
+            [2, 3]], shape=(2, 2), dtype=int64)
+    """
+    return reshape(input, other.shape)
+
+
+reshape_as = view_as
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -281,12 +308,31 @@ def t(input: Tensor) -> Tensor:
 
 
 def reverse_dims(input: Tensor) -> Tensor:
-    """``x.T``: all dims reversed."""
+    """``x.T``: all dims reversed.
+
+    A view of shape ``reversed(x.shape)``; for a matrix, its transpose.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> x.T
+    tensor([[1, 4],
+            [2, 5],
+            [3, 6]], shape=(3, 2), dtype=int64)
+    >>> cr.zeros(2, 3, 4).T.shape
+    chainrule.Size([4, 3, 2])
+    """
     return permute(input, tuple(reversed(range(input.ndim))))
 
 
 def matrix_transpose(input: Tensor) -> Tensor:
-    """``x.mT``: the last two dims swapped."""
+    """``x.mT``: the last two dims swapped.
+
+    A view of shape (*, n, m) for x of shape (*, m, n): a batch of transposed matrices.
+
+    >>> import chainrule as cr
+    >>> cr.zeros(5, 2, 3).mT.shape
+    chainrule.Size([5, 3, 2])
+    """
     return transpose(input, -2, -1)
 
 
@@ -378,7 +424,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     >>> cr.cat([a, cr.tensor([[0.5]])], dim=1)
     tensor([[1. , 2. , 0.5]], shape=(1, 3), dtype=float32)
     """
-    tensors = _same_dtype(tensors, "cat")
+    tensors = promote_all(tensors, "cat")
     dim = normalize_dim(dim, tensors[0].ndim, "cat")
     for i, x in enumerate(tensors):
         if (
@@ -420,7 +466,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensor([[1, 3],
             [2, 4]], shape=(2, 2), dtype=int64)
     """
-    tensors = _same_dtype(tensors, "stack")
+    tensors = promote_all(tensors, "stack")
     for i, x in enumerate(tensors):
         if x.shape != tensors[0].shape:
             raise RuntimeError(
@@ -428,19 +474,6 @@ def stack(tensors, dim: int = 0) -> Tensor:
             )
     dim = normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, dim=dim)
-
-
-def _same_dtype(tensors, op: str) -> list[Tensor]:
-    from chainrule.ops.creation import as_tensor
-    from chainrule.ops.elementwise import result_dtype, to_dtype
-
-    tensors = [as_tensor(x) for x in tensors]
-    if not tensors:
-        raise ValueError(f"{op}: expects a non-empty sequence of tensors")
-    dtype = tensors[0].dtype
-    for x in tensors[1:]:
-        dtype = result_dtype(dtype, 1, x.dtype, 1)
-    return [to_dtype(x, dtype) for x in tensors]
 
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
@@ -528,6 +561,17 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tenso
     Modes: ``constant``, ``reflect``, ``replicate``, ``circular``. The non-constant
     modes are a gather with per-dim index arrays, so their gradient scatters back
     through the indexing op.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.tensor([[1.0, 2.0, 3.0]])
+    >>> F.pad(x, (1, 2))
+    tensor([[0., 1., 2., 3., 0., 0.]], shape=(1, 6), dtype=float32)
+    >>> F.pad(x, (2, 0), mode="reflect")
+    tensor([[3., 2., 1., 2., 3.]], shape=(1, 5), dtype=float32)
+    >>> F.pad(x, (1, 1, 1, 0), value=9.0)
+    tensor([[9., 9., 9., 9., 9.],
+            [9., 1., 2., 3., 9.]], shape=(2, 5), dtype=float32)
     """
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
@@ -726,8 +770,6 @@ def _at_least_shape(shape: tuple, ndim: int) -> tuple:
 
 
 def _at_least(ndim: int, tensors):
-    from chainrule.ops.creation import as_tensor
-
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tensors[0]
     results = [reshape(x, _at_least_shape(tuple(x.shape), ndim)) for x in map(as_tensor, tensors)]
@@ -811,13 +853,27 @@ def diag_embed(input: Tensor, offset: int = 0) -> Tensor:
             [[3, 0],
              [0, 4]]], shape=(2, 2, 2), dtype=int64)
     """
-    from chainrule.ops.indexing import IndexAdd
+    return DiagEmbed.apply(input, offset=offset)
 
-    n = input.shape[-1]
-    size = n + abs(offset)
-    positions = np.arange(n)
-    index = (Ellipsis, positions + max(-offset, 0), positions + max(offset, 0))
-    return IndexAdd.apply(input, shape=tuple(input.shape[:-1]) + (size, size), index=index)
+
+class DiagEmbed(Op):
+    """Vectors ``(..., n)`` written on the ``offset``-th diagonal of zero matrices; the gradient is that diagonal."""
+
+    name = "diag_embed"
+
+    @staticmethod
+    def forward(ctx, x, offset):
+        ctx.offset = offset
+        n = x.shape[-1]
+        size = n + abs(offset)
+        matrices = array_module(x).zeros(x.shape[:-1] + (size, size), dtype=x.dtype)
+        positions = np.arange(n)  # a host index array: every array library accepts one
+        matrices[..., positions + max(-offset, 0), positions + max(offset, 0)] = x
+        return matrices
+
+    @staticmethod
+    def backward(ctx, grad):
+        return diagonal(grad, ctx.offset, -2, -1)
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -918,8 +974,6 @@ def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None
     >>> cr.repeat_interleave(cr.tensor([2, 1]))
     tensor([0, 0, 1], shape=(3,), dtype=int64)
     """
-    from chainrule.ops.creation import arange
-
     if repeats is None:
         counts = input
         input = arange(counts.shape[0])

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule.backend import array_module, to_device
 from chainrule.ops._args import normalize_dim
-from chainrule.ops.indexing import gather
+from chainrule.ops.indexing import check_same_device, gather
 from chainrule.tensor import Tensor
 
 sort_result = namedtuple("sort", ["values", "indices"])
@@ -46,35 +46,73 @@ def _wrap_indices(indices) -> Tensor:
     return Tensor._wrap(indices.astype(np.int64, copy=False))
 
 
+def _zero_index(input: Tensor) -> Tensor:
+    """The int64 index 0, as a 0-d tensor on ``input``'s device: every index of a 0-d input."""
+    return Tensor._wrap(array_module(input._data).zeros((), np.int64))
+
+
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
-    """``(values, indices)`` of ``input`` sorted along ``dim``; sorting is always stable here."""
+    """``(values, indices)`` of ``input`` sorted along ``dim``; sorting is always stable here.
+
+    >>> import chainrule as cr
+    >>> cr.sort(cr.tensor([[3, 1, 2], [0, 5, 4]]), descending=True)
+    sort(values=tensor([[3, 2, 1],
+            [5, 4, 0]], shape=(2, 3), dtype=int64), indices=tensor([[0, 2, 1],
+            [1, 2, 0]], shape=(2, 3), dtype=int64))
+    """
     if input.ndim == 0:
-        return sort_result(input, Tensor._wrap(np.zeros((), np.int64)))
+        return sort_result(input, _zero_index(input))
     axis = normalize_dim(dim, input.ndim, "sort")
     indices = _wrap_indices(_sort_order(input._data, axis, descending))
     return sort_result(gather(input, axis, indices), indices)
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    """The indices that sort ``input`` along ``dim``."""
+    """The indices that sort ``input`` along ``dim``.
+
+    An int64 tensor of ``input``'s shape: ``input.gather(dim, argsort(input, dim))`` is sorted.
+
+    >>> import chainrule as cr
+    >>> cr.argsort(cr.tensor([3, 1, 2]))
+    tensor([1, 2, 0], shape=(3,), dtype=int64)
+    >>> cr.argsort(cr.tensor([3, 1, 2]), descending=True)
+    tensor([0, 2, 1], shape=(3,), dtype=int64)
+    """
     if input.ndim == 0:
-        return Tensor._wrap(np.zeros((), np.int64))
+        return _zero_index(input)
     axis = normalize_dim(dim, input.ndim, "argsort")
     return _wrap_indices(_sort_order(input._data, axis, descending))
 
 
 def msort(input: Tensor) -> Tensor:
+    """``input`` sorted along dim 0, ascending: ``sort(input, dim=0).values``.
+
+    >>> import chainrule as cr
+    >>> cr.msort(cr.tensor([[3, 1], [1, 2], [2, 0]]))
+    tensor([[1, 0],
+            [2, 1],
+            [3, 2]], shape=(3, 2), dtype=int64)
+    """
     return sort(input, dim=0).values
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``."""
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``.
+
+    ``values`` and ``indices`` have ``input``'s shape with dim ``dim`` of size ``k``.
+
+    >>> import chainrule as cr
+    >>> cr.topk(cr.tensor([1.0, 5.0, 3.0, 4.0]), 2)
+    topk(values=tensor([5., 4.], shape=(2,), dtype=float32), indices=tensor([1, 3], shape=(2,), dtype=int64))
+    >>> cr.topk(cr.tensor([1.0, 5.0, 3.0, 4.0]), 2, largest=False).indices
+    tensor([0, 2], shape=(2,), dtype=int64)
+    """
     axis = normalize_dim(dim, input.ndim, "topk")
     size = input.shape[axis] if input.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {size} (shape {input.shape})")
     if input.ndim == 0:
-        return topk_result(input, Tensor._wrap(np.zeros((), np.int64)))
+        return topk_result(input, _zero_index(input))
     order = _sort_order(input._data, axis, descending=largest)
     indices = _wrap_indices(order[(slice(None),) * axis + (slice(0, k),)])
     return topk_result(gather(input, axis, indices), indices)
@@ -84,7 +122,7 @@ def _select_rank(input: Tensor, rank: int, dim, keepdim: bool, op: str, result):
     """The element of rank ``rank`` (0-based, ascending) along ``dim``, with its index."""
     axis = normalize_dim(dim, input.ndim, op)
     if input.ndim == 0:
-        return result(input, Tensor._wrap(np.zeros((), np.int64)))
+        return result(input, _zero_index(input))
     order = _sort_order(input._data, axis, descending=False)
     indices = _wrap_indices(order[(slice(None),) * axis + (slice(rank, rank + 1),)])
     values = gather(input, axis, indices)
@@ -94,7 +132,14 @@ def _select_rank(input: Tensor, rank: int, dim, keepdim: bool, op: str, result):
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
-    """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``."""
+    """``(values, indices)`` of the ``k``-th smallest element (1-based) along ``dim``.
+
+    ``values`` and ``indices`` have ``input``'s shape without ``dim`` (kept as size 1 with ``keepdim``).
+
+    >>> import chainrule as cr
+    >>> cr.kthvalue(cr.tensor([[5, 1, 3], [2, 6, 4]]), 2)
+    kthvalue(values=tensor([3, 4], shape=(2,), dtype=int64), indices=tensor([2, 2], shape=(2,), dtype=int64))
+    """
     size = input.shape[normalize_dim(dim, input.ndim, "kthvalue")] if input.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue: k={k} is out of range for dim {dim} of size {size} (shape {input.shape})")
@@ -102,7 +147,15 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
 
 
 def median(input: Tensor, dim=None, keepdim: bool = False):
-    """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``."""
+    """The lower median: of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 9.0, 3.0, 4.0], [8.0, 2.0, 7.0, 5.0]])
+    >>> cr.median(x)
+    tensor(4., shape=(), dtype=float32)
+    >>> cr.median(x, dim=1)
+    median(values=tensor([3., 5.], shape=(2,), dtype=float32), indices=tensor([2, 3], shape=(2,), dtype=int64))
+    """
     if input.numel() == 0:
         raise RuntimeError(f"median: expected a non-empty tensor, got shape {input.shape}")
     if dim is None:
@@ -113,7 +166,12 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
 
 
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
-    """``(values, indices)``: the most frequent value along ``dim`` (the smallest among ties) and its last index."""
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest among ties) and its last index.
+
+    >>> import chainrule as cr
+    >>> cr.mode(cr.tensor([[1, 2, 2, 3], [4, 4, 5, 5]]))
+    mode(values=tensor([2, 4], shape=(2,), dtype=int64), indices=tensor([2, 1], shape=(2,), dtype=int64))
+    """
     axis = normalize_dim(dim, input.ndim, "mode")
     moved = np.moveaxis(np.asarray(input.detach().numpy(force=True)), axis, -1)
     rows = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
@@ -135,7 +193,13 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
 
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
-    """The distinct values (sorted), and optionally each element's position in them and their counts."""
+    """The distinct values (sorted), and optionally each element's position in them and their counts.
+
+    >>> import chainrule as cr
+    >>> values, inverse, counts = cr.unique(cr.tensor([3, 1, 3, 2, 1]), return_inverse=True, return_counts=True)
+    >>> values.tolist(), inverse.tolist(), counts.tolist()
+    ([1, 2, 3], [2, 0, 2, 1, 0], [2, 1, 2])
+    """
     array = input._data
     xp = array_module(array)
     axis = None if dim is None else normalize_dim(dim, input.ndim, "unique")
@@ -149,7 +213,12 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
 
 
 def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False, dim=None):
-    """Collapse runs of equal consecutive elements of the flattened input (``dim=None`` only)."""
+    """Collapse runs of equal consecutive elements of the flattened input (``dim=None`` only).
+
+    >>> import chainrule as cr
+    >>> cr.unique_consecutive(cr.tensor([1, 1, 2, 2, 2, 1]), return_counts=True)
+    (tensor([1, 2, 1], shape=(3,), dtype=int64), tensor([2, 3, 1], shape=(3,), dtype=int64))
+    """
     if dim is not None:
         raise NotImplementedError("unique_consecutive: only dim=None is supported")
     flat = input._data.reshape(-1)
@@ -171,10 +240,19 @@ def searchsorted(
 
     ``right=False`` (``side='left'``) gives the first such index, ``right=True`` the last.
     A multi-dim ``sorted_sequence`` is searched row by row against the matching row of ``input``.
+
+    >>> import chainrule as cr
+    >>> boundaries = cr.tensor([1, 3, 5, 7])
+    >>> cr.searchsorted(boundaries, cr.tensor([3, 6, 9]))
+    tensor([1, 3, 4], shape=(3,), dtype=int64)
+    >>> cr.searchsorted(boundaries, cr.tensor([3, 6, 9]), right=True)
+    tensor([2, 3, 4], shape=(3,), dtype=int64)
     """
     side = side or ("right" if right else "left")
     if side not in ("left", "right"):
         raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if isinstance(input, Tensor):
+        check_same_device("searchsorted", sorted_sequence, input)
     boundaries = sorted_sequence._data
     xp = array_module(boundaries)
     values = input._data if isinstance(input, Tensor) else xp.asarray(input)
@@ -195,7 +273,16 @@ def searchsorted(
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:
-    """The bucket of each value: ``i`` with ``boundaries[i-1] < x <= boundaries[i]`` (``<`` and ``<=`` swap if right)."""
+    """The bucket of each value: ``i`` with ``boundaries[i-1] < x <= boundaries[i]`` (``<`` and ``<=`` swap if right).
+
+    The result has ``input``'s shape, int64 (int32 with ``out_int32``); ``boundaries`` is 1-d and increasing.
+
+    >>> import chainrule as cr
+    >>> cr.bucketize(cr.tensor([0.5, 1.0, 2.5, 9.0]), cr.tensor([1.0, 2.0, 3.0]))
+    tensor([0, 0, 2, 3], shape=(4,), dtype=int64)
+    >>> cr.bucketize(cr.tensor([0.5, 1.0, 2.5, 9.0]), cr.tensor([1.0, 2.0, 3.0]), right=True)
+    tensor([0, 1, 2, 3], shape=(4,), dtype=int64)
+    """
     if boundaries.ndim != 1:
         raise RuntimeError(f"bucketize: boundaries must be 1-d, got shape {boundaries.shape}")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
@@ -217,6 +304,10 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     """Counts of the elements in ``bins`` equal bins over [min, max] (the data's range when min == max).
 
     Elements outside the range are ignored; the result has the input's float dtype.
+
+    >>> import chainrule as cr
+    >>> cr.histc(cr.tensor([1.0, 2.0, 1.0, 4.0]), bins=4, min=0, max=4)
+    tensor([0., 2., 1., 1.], shape=(4,), dtype=float32)
     """
     if input.dtype.kind != "f":
         raise RuntimeError(f"histc: expects a floating point tensor, got {input.dtype}")
@@ -229,7 +320,13 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
 
 
 def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool = False):
-    """``(hist, bin_edges)`` of the flattened input, as ``numpy.histogram`` (in the input's float dtype)."""
+    """``(hist, bin_edges)`` of the flattened input, as ``numpy.histogram`` (in the input's float dtype).
+
+    >>> import chainrule as cr
+    >>> hist, edges = cr.histogram(cr.tensor([1.0, 2.0, 1.0, 4.0]), bins=3, range=(0.0, 6.0))
+    >>> hist, edges
+    (tensor([2., 1., 1.], shape=(3,), dtype=float32), tensor([0., 2., 4., 6.], shape=(4,), dtype=float32))
+    """
     if input.dtype.kind != "f":
         raise RuntimeError(f"histogram: expects a floating point tensor, got {input.dtype}")
     array = np.asarray(input.detach().numpy(force=True))

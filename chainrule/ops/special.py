@@ -5,71 +5,57 @@ Backprop recipes (``g`` is the gradient of the output):
     erfinv   dL/dy = g * sqrt(pi)/2 * exp(erfinv(y)^2)
     atan2    dL/dy = g * x / (x^2 + y^2),  dL/dx = -g * y / (x^2 + y^2)
 
-erf and erfinv use SciPy when it is installed and a NumPy path otherwise
-(``math.erf`` per element; erfinv by Newton's method on it), so the core
-needs only NumPy.
+erf and erfinv come from the special functions of the array's library
+(SciPy's on the CPU, CuPy's on a GPU); without SciPy, erf is ``math.erf`` per
+element and erfinv Newton's method on it, so the core needs only NumPy.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from chainrule.autograd.function import Op
-from chainrule.backend import array_module, dtypes
-from chainrule.ops.elementwise import _operands, clamp, exp, to_dtype, where
+from chainrule.backend import array_module, dtypes, library_of
+from chainrule.ops.casting import promote_operands, to_dtype
+from chainrule.ops.creation import as_tensor
+from chainrule.ops.elementwise import clamp, exp, log, maximum, where
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
 
-
-@functools.cache
-def _scipy_special():
-    """SciPy's special functions if installed, else None (the NumPy paths below).
-
-    Imported on first use: SciPy takes half a second to import, which
-    ``import chainrule`` must not pay.
-    """
-    try:
-        from scipy import special  # optional dependency
-    except ImportError:
-        return None
-    return special
-
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_math_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def _erf_numpy(x) -> np.ndarray:
-    """erf to double precision without SciPy: ``math.erf`` on each element."""
-    return np.asarray(_math_erf(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 def _erf_array(x):
-    scipy_special = _scipy_special() if array_module(x) is np else None
-    if scipy_special is not None:
-        return scipy_special.erf(x)
-    return _erf_numpy(x).astype(x.dtype)
+    """erf elementwise, by the special functions of ``x``'s array library."""
+    return library_of(x).special().erf(x)
 
 
 def _erfinv_array(y):
     """The inverse of erf on (-1, 1), +-inf at +-1, NaN outside."""
-    scipy_special = _scipy_special() if array_module(y) is np else None
-    if scipy_special is not None:
-        return scipy_special.erfinv(y)
+    special = library_of(y).special()
+    try:
+        inverse = special.erfinv
+    except ImportError:  # the CPU without SciPy has erf alone
+        return _erfinv_by_newton(y, special.erf)
+    return inverse(y)
+
+
+def _erfinv_by_newton(y, erf):
+    """erfinv from ``erf``: Winitzki's closed form (error < 2e-3), polished by four Newton steps in float64."""
+    xp = array_module(y)
     y64 = y.astype(np.float64)
-    # Start from Winitzki's closed-form approximation (error < 2e-3), then polish by Newton's method.
     a = 0.147
-    log_term = np.log1p(-np.minimum(y64 * y64, 1.0))
+    log_term = xp.log1p(-xp.minimum(y64 * y64, 1.0))
     first = 2.0 / (math.pi * a) + log_term / 2.0
-    x = np.sign(y64) * np.sqrt(np.sqrt(first * first - log_term / a) - first)
-    inside = np.abs(y64) < 1
+    x = xp.sign(y64) * xp.sqrt(xp.sqrt(first * first - log_term / a) - first)
+    inside = xp.abs(y64) < 1
     for _ in range(4):
-        step = (_erf_numpy(x) - y64) / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
-        x = np.where(inside, x - step, x)
-    x = np.where(np.abs(y64) == 1, np.sign(y64) * np.inf, x)
-    x = np.where(np.abs(y64) > 1, np.nan, x)
+        step = (erf(x) - y64) / (_TWO_OVER_SQRT_PI * xp.exp(-x * x))
+        x = xp.where(inside, x - step, x)
+    x = xp.where(xp.abs(y64) == 1, xp.sign(y64) * math.inf, x)
+    x = xp.where(xp.abs(y64) > 1, math.nan, x)
     return x.astype(y.dtype)
 
 
@@ -103,17 +89,42 @@ class Erfinv(Op):
 
 
 def erf(input: Tensor) -> Tensor:
-    """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, elementwise."""
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, elementwise.
+
+    Same shape and dtype as ``input``; the gradient is ``2/sqrt(pi) exp(-x^2)``.
+
+    >>> import chainrule as cr
+    >>> cr.erf(cr.tensor([0.0, 10.0, -10.0]))
+    tensor([ 0.,  1., -1.], shape=(3,), dtype=float32)
+    >>> round(cr.erf(cr.tensor(0.5)).item(), 4)
+    0.5205
+    """
     return Erf.apply(_floating(input))
 
 
 def erfc(input: Tensor) -> Tensor:
-    """``1 - erf(x)``."""
+    """``1 - erf(x)``.
+
+    Same shape and dtype as ``input``; accurate for large x where ``1 - erf(x)`` would round to 0.
+
+    >>> import chainrule as cr
+    >>> cr.erfc(cr.tensor([0.0, -10.0]))
+    tensor([1., 2.], shape=(2,), dtype=float32)
+    """
     return 1.0 - erf(input)
 
 
 def erfinv(input: Tensor) -> Tensor:
-    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside)."""
+    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside).
+
+    Same shape and dtype as ``input``; ``erf(erfinv(y)) = y``.
+
+    >>> import chainrule as cr
+    >>> cr.erfinv(cr.tensor([0.0, 1.0, -1.0]))
+    tensor([  0.,  inf, -inf], shape=(3,), dtype=float32)
+    >>> round(cr.erf(cr.erfinv(cr.tensor(0.25))).item(), 4)
+    0.25
+    """
     return Erfinv.apply(_floating(input))
 
 
@@ -137,8 +148,17 @@ class Atan2(Op):
 
 
 def atan2(input: Tensor, other: Tensor) -> Tensor:
-    """The angle of the point ``(other, input)``: ``arctan(input / other)`` in the right quadrant."""
-    y, x = _operands(_as_tensor(input), _as_tensor(other), "atan2")  # promote first: float16 with int stays float16
+    """The angle of the point ``(other, input)``: ``arctan(input / other)`` in the right quadrant.
+
+    ``arctan2`` is the same function. Shapes broadcast; the result, in radians, lies in [-pi, pi].
+
+    >>> import chainrule as cr
+    >>> import math
+    >>> cr.atan2(cr.tensor([1.0, 1.0, -1.0]), cr.tensor([1.0, -1.0, 0.0])) * 4 / math.pi
+    tensor([ 1.,  3., -2.], shape=(3,), dtype=float32)
+    """
+    # Promote first: float16 with an int stays float16.
+    y, x = promote_operands(_as_tensor(input), _as_tensor(other), "atan2")
     y, x = _floating(y), _floating(x)
     return Atan2.apply(y, x)
 
@@ -147,29 +167,44 @@ arctan2 = atan2
 
 
 def _as_tensor(value) -> Tensor:
-    from chainrule.ops.creation import as_tensor
-
     return value if isinstance(value, Tensor) else as_tensor(value)
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
-    """``input + weight * (end - input)``; ``weight`` is a number or a tensor (all broadcast)."""
+    """``input + weight * (end - input)``; ``weight`` is a number or a tensor (all broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([4.0, 20.0]), 0.25)
+    tensor([ 1. , 12.5], shape=(2,), dtype=float32)
+    """
     return input + weight * (end - input)
 
 
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
-    """``log(exp(input) + exp(other))`` without overflow: shifted by the larger of the two."""
-    from chainrule.ops.elementwise import log, maximum, where
+    """``log(exp(input) + exp(other))`` without overflow: shifted by the larger of the two.
 
-    a, b = _operands(_floating(_as_tensor(input)), _floating(_as_tensor(other)), "logaddexp")
+    Shapes broadcast; the gradients are the softmax weights ``exp(a - y)`` and ``exp(b - y)``.
+
+    >>> import chainrule as cr
+    >>> cr.logaddexp(cr.tensor([1000.0, 0.0]), cr.tensor([1000.0, 0.0])) - cr.log(cr.tensor(2.0))
+    tensor([1000.,    0.], shape=(2,), dtype=float32)
+    """
+    a, b = promote_operands(_floating(_as_tensor(input)), _floating(_as_tensor(other)), "logaddexp")
     shift = maximum(a, b).detach()
     shift = where(shift.isfinite(), shift, 0.0)
     return shift + log(exp(a - shift) + exp(b - shift))
 
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    """Elementwise ``|input - other| <= atol + rtol * |other|`` (a bool tensor, no gradient)."""
-    a, b = _operands(input, other, "isclose")
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (a bool tensor, no gradient).
+
+    Shapes broadcast; NaNs compare equal only with ``equal_nan=True``.
+
+    >>> import chainrule as cr
+    >>> cr.isclose(cr.tensor([1.0, 1.0, float("nan")]), cr.tensor([1.0 + 1e-7, 1.1, float("nan")]))
+    tensor([ True, False, False], shape=(3,), dtype=bool)
+    """
+    a, b = promote_operands(input, other, "isclose")
     a_array = a._data if isinstance(a, Tensor) else a
     b_array = b._data if isinstance(b, Tensor) else b
     xp = array_module(a_array if isinstance(a, Tensor) else b_array)
@@ -177,8 +212,20 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
 
 
 def clamp_min(input: Tensor, min) -> Tensor:
+    """``max(x, min)`` elementwise: ``clamp(input, min=min)``; ``min`` is a number or a tensor (broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.clamp_min(cr.tensor([-2.0, 0.5, 3.0]), 0.0)
+    tensor([0. , 0.5, 3. ], shape=(3,), dtype=float32)
+    """
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:
+    """``min(x, max)`` elementwise: ``clamp(input, max=max)``; ``max`` is a number or a tensor (broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.clamp_max(cr.tensor([-2.0, 0.5, 3.0]), 1.0)
+    tensor([-2. ,  0.5,  1. ], shape=(3,), dtype=float32)
+    """
     return clamp(input, max=max)

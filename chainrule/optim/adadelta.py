@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
 
@@ -36,6 +35,16 @@ class Adadelta(Optimizer):
         maximize: ascend the objective instead of descending it.
 
     State per parameter: ``step``, ``square_avg`` (:math:`v_t`) and ``acc_delta`` (:math:`u_t`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.Adadelta([w], lr=1.0)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.9968, -1.9968], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -63,6 +72,7 @@ class Adadelta(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             state = self.state[p]
             if not state:
                 state.update(step=0, square_avg=state_like(p), acc_delta=state_like(p))
@@ -71,17 +81,17 @@ class Adadelta(Optimizer):
             square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
             work, delta = self._scratch(grad, 1), self._scratch(grad, 2)
             square_avg *= rho
-            np.multiply(grad, 1 - rho, out=work)
+            xp.multiply(grad, 1 - rho, out=work)
             work *= grad
             square_avg += work
-            np.add(square_avg, eps, out=work)
-            np.sqrt(work, out=work)  # sqrt(v_t + eps)
-            np.add(acc_delta, eps, out=delta)
-            np.sqrt(delta, out=delta)
+            xp.add(square_avg, eps, out=work)
+            xp.sqrt(work, out=work)  # sqrt(v_t + eps)
+            xp.add(acc_delta, eps, out=delta)
+            xp.sqrt(delta, out=delta)
             delta /= work
             delta *= grad  # the update, Delta x_t
             acc_delta *= rho
-            np.multiply(delta, 1 - rho, out=work)
+            xp.multiply(delta, 1 - rho, out=work)
             work *= delta
             acc_delta += work
             delta *= -lr

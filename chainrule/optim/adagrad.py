@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
 
@@ -45,6 +44,16 @@ class Adagrad(Optimizer):
 
     State per parameter (created with the optimizer): ``step`` (an int) and ``sum``
     (:math:`s_t`, shaped as the parameter).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.Adagrad([w], lr=0.5)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.5, -1.5], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -98,6 +107,7 @@ class Adagrad(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             param = p._data
             state = self._init_state(p, group)
             state["step"] += 1
@@ -105,10 +115,10 @@ class Adagrad(Optimizer):
             decayed_lr = lr / (1 + (state["step"] - 1) * lr_decay)
             state_sum = state["sum"]._data
             work = self._scratch(param, 1)
-            np.multiply(grad, grad, out=work)
+            xp.multiply(grad, grad, out=work)
             state_sum += work
-            np.sqrt(state_sum, out=work)
+            xp.sqrt(state_sum, out=work)
             work += eps
-            np.divide(grad, work, out=work)
+            xp.divide(grad, work, out=work)
             work *= -decayed_lr
             param += work

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 from chainrule.tensor import Tensor
 
@@ -52,6 +51,16 @@ class Adam(Optimizer):
 
     State per parameter: ``step`` (an int), ``exp_avg`` (:math:`m_t`), ``exp_avg_sq`` (:math:`v_t`),
     and ``max_exp_avg_sq`` with amsgrad; the tensors are shaped as the parameter.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.9, -1.9], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -90,6 +99,7 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             param = p._data
             state = self._state_for(p, amsgrad)
             state["step"] += 1
@@ -103,13 +113,13 @@ class Adam(Optimizer):
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
             if amsgrad:
                 max_exp_avg_sq = state["max_exp_avg_sq"]._data
-                np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                np.sqrt(max_exp_avg_sq, out=work)
+                xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                xp.sqrt(max_exp_avg_sq, out=work)
             else:
-                np.sqrt(exp_avg_sq, out=work)
+                xp.sqrt(exp_avg_sq, out=work)
             work /= bias_correction2_sqrt
             work += eps
-            np.divide(exp_avg, work, out=work)
+            xp.divide(exp_avg, work, out=work)
             work *= -(lr / bias_correction1)
             param += work
 
@@ -146,10 +156,11 @@ def decayed_gradient(optimizer: Optimizer, p, group: dict[str, Any]):
 
 def update_moments(exp_avg, exp_avg_sq, grad, beta1: float, beta2: float, work) -> None:
     """Adam's running moments in place: ``m += (1 - b1)(g - m)`` (as a lerp), ``v = b2 v + (1 - b2) g^2``."""
-    np.subtract(grad, exp_avg, out=work)
+    xp = array_module(grad)
+    xp.subtract(grad, exp_avg, out=work)
     work *= 1 - beta1
     exp_avg += work
     exp_avg_sq *= beta2
-    np.multiply(grad, 1 - beta2, out=work)
+    xp.multiply(grad, 1 - beta2, out=work)
     work *= grad
     exp_avg_sq += work

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.adam import validate_adam_group
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
@@ -33,6 +32,16 @@ class Adamax(Optimizer):
         maximize: ascend the objective instead of descending it.
 
     State per parameter: ``step``, ``exp_avg`` (:math:`m_t`) and ``exp_inf`` (:math:`u_t`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.Adamax([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.9, -1.9], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -59,6 +68,7 @@ class Adamax(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             state = self.state[p]
             if not state:
                 state.update(step=0, exp_avg=state_like(p), exp_inf=state_like(p))
@@ -66,13 +76,13 @@ class Adamax(Optimizer):
             grad = self._gradient(p, group["maximize"], float(group["weight_decay"]))
             exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
             work = self._scratch(grad, 1)
-            np.subtract(grad, exp_avg, out=work)  # m += (1 - beta1)(g - m), as lerp
+            xp.subtract(grad, exp_avg, out=work)  # m += (1 - beta1)(g - m), as lerp
             work *= 1 - beta1
             exp_avg += work
             exp_inf *= beta2
-            np.abs(grad, out=work)
+            xp.abs(grad, out=work)
             work += eps
-            np.maximum(exp_inf, work, out=exp_inf)
-            np.divide(exp_avg, exp_inf, out=work)
+            xp.maximum(exp_inf, work, out=exp_inf)
+            xp.divide(exp_avg, exp_inf, out=work)
             work *= -lr / (1 - beta1 ** state["step"])
             p._data += work

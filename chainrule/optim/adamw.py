@@ -44,6 +44,16 @@ class AdamW(Adam):
         maximize: ascend the objective instead of descending it.
 
     State per parameter: as :class:`Adam`'s.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.85, -1.8 ], shape=(2,), dtype=float32)
     """
 
     def __init__(

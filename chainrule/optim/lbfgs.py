@@ -7,13 +7,16 @@ never formed, only applied, from the last ``history_size`` pairs
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd.grad_mode import enable_grad, no_grad
+from chainrule.backend import array_module, is_array, to_device
 from chainrule.optim.optimizer import Optimizer, ParamsT
+from chainrule.tensor import Tensor
 
 
 class LBFGS(Optimizer):
@@ -52,6 +55,20 @@ class LBFGS(Optimizer):
         tolerance_change: stop when the step or the loss changes less (default 1e-9).
         history_size: how many :math:`(s, y)` pairs to keep (default 100).
         line_search_fn: None (fixed step) or ``"strong_wolfe"``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([3.0, -1.0], requires_grad=True)
+        >>> opt = optim.LBFGS([w], lr=1.0, line_search_fn="strong_wolfe")
+        >>> def closure():
+        ...     opt.zero_grad()
+        ...     loss = ((w - 1.0) ** 2).sum()
+        ...     loss.backward()
+        ...     return loss
+        >>> _ = opt.step(closure)
+        >>> w.data
+        tensor([1., 1.], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -88,12 +105,22 @@ class LBFGS(Optimizer):
             search in (None, "strong_wolfe"), f"line_search_fn must be None or 'strong_wolfe', got {search!r}"
         )
 
+    def _restore_state_value(self, key: str, value, param: Tensor, where: str):
+        """The state is flat vectors over all parameters (and lists of them): copied to the parameters' device."""
+        if isinstance(value, list):
+            return [self._restore_state_value(key, item, param, where) for item in value]
+        array = value._data if isinstance(value, Tensor) else value
+        if is_array(array):
+            return to_device(array, param.device).copy()
+        return copy.deepcopy(value)
+
     # ------------------------------------------------------------------ the flat view of the parameters
     def _flat_grad(self) -> np.ndarray:
         """Every parameter's gradient in one vector (zeros for a parameter without one)."""
-        return np.concatenate(
+        xp = array_module(self._params[0]._data)
+        return xp.concatenate(
             [
-                np.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.reshape(-1)
+                xp.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.reshape(-1)
                 for p in self._params
             ]
         )
@@ -150,7 +177,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
-        if np.abs(flat_grad).max() <= tolerance_grad:
+        if abs(flat_grad).max() <= tolerance_grad:
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
@@ -181,7 +208,7 @@ class LBFGS(Optimizer):
                 d = two_loop_direction(flat_grad, old_dirs, old_stps, ro, H_diag)
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
-            t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
+            t = min(1.0, 1.0 / abs(flat_grad).sum()) * lr if state["n_iter"] == 1 else lr
             gtd = flat_grad.dot(d)
             if gtd > -tolerance_change:  # not a descent direction
                 break
@@ -196,7 +223,7 @@ class LBFGS(Optimizer):
                     objective, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
                 )
                 self._add_to_params(t, d)
-                optimal = np.abs(flat_grad).max() <= tolerance_grad
+                optimal = abs(flat_grad).max() <= tolerance_grad
             else:
                 self._add_to_params(t, d)
                 evals = 0
@@ -204,13 +231,13 @@ class LBFGS(Optimizer):
                 if n_iter != max_iter:
                     loss = self._evaluate(closure)
                     flat_grad = self._flat_grad()
-                    optimal = np.abs(flat_grad).max() <= tolerance_grad
+                    optimal = abs(flat_grad).max() <= tolerance_grad
                     evals = 1
             current_evals += evals
             state["func_evals"] += evals
             if n_iter == max_iter or current_evals >= max_eval or optimal:
                 break
-            if np.abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            if abs(d * t).max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
                 break
 
         state.update(
@@ -250,7 +277,7 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     d2_square = d1**2 - g1 * g2
     if d2_square < 0:
         return (xmin_bound + xmax_bound) / 2.0
-    d2 = np.sqrt(d2_square)
+    d2 = array_module(d2_square).sqrt(d2_square)
     if x1 <= x2:
         min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
     else:
@@ -266,7 +293,7 @@ def strong_wolfe(objective, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     a step (growing ``t`` by cubic extrapolation), then shrink it by cubic
     interpolation ("zoom"). Returns ``(f_new, g_new, t, evaluations)``.
     """
-    d_norm = np.abs(d).max()
+    d_norm = abs(d).max()
     g = g.copy()
     f_new, g_new = objective(x, t, d)
     evals = 1

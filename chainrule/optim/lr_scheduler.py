@@ -61,6 +61,21 @@ class LRScheduler:
     Attributes:
         base_lrs: each group's ``initial_lr``, the learning rate the schedule starts from.
         last_epoch: how many times ``step()`` has been called since epoch 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> class Halving(lr_scheduler.LRScheduler):
+        ...     def get_lr(self):
+        ...         return [base / 2 ** self.last_epoch for base in self.base_lrs]
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = Halving(opt)
+        >>> for _ in range(3):
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.125]
     """
 
     _is_initial: bool = False
@@ -217,6 +232,20 @@ class StepLR(LRScheduler):
         step_size: the period of the decay, in epochs.
         gamma: the factor of each decay (default 0.1).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 1.0, 0.5, 0.5, 0.25]
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
@@ -245,6 +274,20 @@ class MultiStepLR(LRScheduler):
         milestones: epoch indices (a milestone listed twice decays twice).
         gamma: the factor of each decay (default 0.1).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.1)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.1, 0.1, 0.01, 0.01]
     """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1):
@@ -272,6 +315,20 @@ class ExponentialLR(LRScheduler):
         optimizer: the optimizer.
         gamma: the factor of each epoch's decay.
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.5, 0.25, 0.125]
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
@@ -311,6 +368,20 @@ class CosineAnnealingLR(LRScheduler):
         T_max: the number of epochs from the initial learning rate to ``eta_min``.
         eta_min: the minimum learning rate (default 0).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
@@ -363,6 +434,20 @@ class InverseTimeLR(LRScheduler):
         optimizer: the optimizer.
         k0: the offset :math:`k_0 > 0` (default 1.0).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.InverseTimeLR(opt, k0=1)
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.5, 0.3333, 0.25]
     """
 
     def __init__(self, optimizer: Optimizer, k0: float = 1.0, last_epoch: int = -1):
@@ -412,6 +497,22 @@ class OneCycleLR(LRScheduler):
         final_div_factor: the final learning rate is ``initial_lr / final_div_factor`` (default 1e4).
         three_phase: use the paper's three phases instead of fastai's two (default False).
         last_epoch: the index of the last batch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.OneCycleLR(
+        ...     opt, max_lr=1.0, total_steps=5, anneal_strategy="linear", cycle_momentum=False
+        ... )
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [0.04, 0.8571, 0.5714, 0.2857, 0.0]
     """
 
     def __init__(
@@ -568,6 +669,20 @@ class MultiplicativeLR(LambdaLR):
         optimizer: the optimizer.
         lr_lambda: a function of the epoch index returning a factor, or one per group.
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.5, 0.25, 0.125]
     """
 
     def get_lr(self) -> list[float]:
@@ -588,6 +703,20 @@ class ConstantLR(LRScheduler):
         factor: the scale in [0, 1] (default 1/3).
         total_iters: how many epochs it lasts (default 5).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [0.5, 0.5, 1.0, 1.0]
     """
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
@@ -623,6 +752,20 @@ class LinearLR(LRScheduler):
         end_factor: :math:`e` in [0, 1] (default 1).
         total_iters: :math:`T` (default 5).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(
@@ -669,6 +812,20 @@ class PolynomialLR(LRScheduler):
         total_iters: :math:`T` (default 5).
         power: :math:`p` (default 1.0: linear).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
@@ -703,6 +860,20 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         T_mult: the factor by which each period is longer than the last (an int >= 1, default 1).
         eta_min: :math:`\eta_{\min}` (default 0).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(round(scheduler.get_last_lr()[0], 4))
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [1.0, 0.5, 1.0, 0.5, 1.0]
     """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):
@@ -792,6 +963,22 @@ class SequentialLR(_SchedulerSequence):
         schedulers: the schedulers, in order.
         milestones: the epochs at which the next scheduler takes over (one fewer than the schedulers).
         last_epoch: the index of the last epoch (default -1: start).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> warmup = lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        >>> decay = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> scheduler = lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[2])
+        >>> rates = []
+        >>> for _ in range(5):
+        ...     rates.append(scheduler.get_last_lr()[0])
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [0.5, 0.75, 1.0, 0.5, 0.25]
     """
 
     def __init__(
@@ -834,6 +1021,22 @@ class ChainedScheduler(_SchedulerSequence):
     Args:
         schedulers: the schedulers (of one optimizer).
         optimizer: that optimizer (default: the first scheduler's).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.ChainedScheduler(
+        ...     [lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2), lr_scheduler.ExponentialLR(opt, gamma=0.5)]
+        ... )
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     rates.append(scheduler.get_last_lr()[0])
+        ...     opt.step()
+        ...     scheduler.step()
+        >>> rates
+        [0.5, 0.25, 0.25, 0.125]
     """
 
     def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None):
@@ -871,6 +1074,17 @@ class ReduceLROnPlateau(LRScheduler):
         cooldown: epochs to wait after a reduction (default 0).
         min_lr: a lower bound, or one per group (default 0).
         eps: the smallest change applied (default 1e-8).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> from chainrule.optim import lr_scheduler
+        >>> opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
+        >>> scheduler = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+        >>> for val_loss in [1.0, 0.5, 0.5, 0.5, 0.5, 0.5]:
+        ...     scheduler.step(val_loss)
+        >>> opt.param_groups[0]["lr"]
+        0.25
     """
 
     def __init__(

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import array_module
 from chainrule.optim.adam import decayed_gradient, update_moments, validate_adam_group
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
@@ -47,6 +48,16 @@ class NAdam(Optimizer):
 
     State per parameter: ``step``, ``mu_product`` (:math:`\Pi_t`, kept in float32 as PyTorch
     keeps it), ``exp_avg`` and ``exp_avg_sq``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.NAdam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.8944, -1.8944], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -84,6 +95,7 @@ class NAdam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             state = self.state[p]
             if not state:
                 state.update(step=0, mu_product=1.0, exp_avg=state_like(p), exp_avg_sq=state_like(p))
@@ -97,12 +109,12 @@ class NAdam(Optimizer):
             exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
             work, denom = self._scratch(grad, 1), self._scratch(grad, 2)
             update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2, work)
-            np.divide(exp_avg_sq, 1 - beta2**step, out=denom)
-            np.sqrt(denom, out=denom)
+            xp.divide(exp_avg_sq, 1 - beta2**step, out=denom)
+            xp.sqrt(denom, out=denom)
             denom += eps
-            np.divide(grad, denom, out=work)
+            xp.divide(grad, denom, out=work)
             work *= -lr * (1.0 - mu) / (1.0 - mu_product)
             p._data += work
-            np.divide(exp_avg, denom, out=work)
+            xp.divide(exp_avg, denom, out=work)
             work *= -lr * mu_next / (1.0 - mu_product * mu_next)
             p._data += work

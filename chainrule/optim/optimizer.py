@@ -5,6 +5,11 @@ An algorithm subclasses :class:`Optimizer` and writes one method,
 Updates work on the raw arrays (``p._data``, ``p.grad._data``) in place, with
 ``out=`` arguments, so a step records no graph and allocates nothing per step
 beyond the reusable scratch buffers of :meth:`Optimizer._scratch`.
+
+Every device works the same way: an update calls the functions of its
+parameter's array module (``array_module(p._data)``: NumPy, CuPy or the fake
+device's), its state tensors live on the parameter's device, and a step reads
+nothing back to the host (the hyperparameters are Python numbers).
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ class Optimizer:
         param_groups: a list of dicts, each ``{"params": [tensors], option: value, ...}``.
         state: ``state[p]`` is a dict of ``p``'s running quantities (momentum
             buffers, moment estimates, step counts), created on its first step.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> a, b = cr.zeros(2, requires_grad=True), cr.zeros(3, requires_grad=True)
+        >>> opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        >>> [group["lr"] for group in opt.param_groups]
+        [0.1, 0.5]
+        >>> sorted(opt.state_dict())
+        ['param_groups', 'state']
     """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any], **implementation_options):
@@ -157,13 +172,14 @@ class Optimizer:
         grad = p.grad._data
         if not maximize and weight_decay == 0:
             return grad
+        xp = array_module(grad)
         direction = self._scratch(grad, 0)
         if weight_decay == 0:
-            np.negative(grad, out=direction)
+            xp.negative(grad, out=direction)
         else:
-            np.multiply(p._data, weight_decay, out=direction)
+            xp.multiply(p._data, weight_decay, out=direction)
             # (wd * p) - g is exactly (-g) + wd * p: one pass either way.
-            (np.subtract if maximize else np.add)(direction, grad, out=direction)
+            (xp.subtract if maximize else xp.add)(direction, grad, out=direction)
         return direction
 
     # ------------------------------------------------------------------ checkpoints
@@ -220,7 +236,7 @@ class Optimizer:
                 raise ValueError(f"{name}: the state dict has state for parameter {index}, which is in no group")
             p = params_by_index[index]
             state[p] = {
-                key: _restore(key, value, p, f"{name}: state {key!r} of parameter {index}")
+                key: self._restore_state_value(key, value, p, f"{name}: state {key!r} of parameter {index}")
                 for key, value in saved_state.items()
             }
         new_groups = []
@@ -230,6 +246,10 @@ class Optimizer:
             new_groups.append(new_group)
         self.param_groups = new_groups
         self.state = state
+
+    def _restore_state_value(self, key: str, value, param: Tensor, where: str):
+        """One saved state value made ready for ``param``: arrays shaped like it, copied to its device and dtype."""
+        return _restore(key, value, param, where)
 
     # ------------------------------------------------------------------ display and pickling
     def __repr__(self) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.adam import decayed_gradient, update_moments, validate_adam_group
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
@@ -41,6 +40,16 @@ class RAdam(Optimizer):
         maximize: ascend the objective instead of descending it.
 
     State per parameter: ``step``, ``exp_avg`` and ``exp_avg_sq``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.RAdam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.8, -1.6], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -76,6 +85,7 @@ class RAdam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             state = self.state[p]
             if not state:
                 state.update(step=0, exp_avg=state_like(p), exp_avg_sq=state_like(p))
@@ -88,14 +98,14 @@ class RAdam(Optimizer):
             bias_correction1 = 1 - beta1**step
             bias_correction2 = 1 - beta2**step
             rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
-            np.divide(exp_avg, bias_correction1, out=work)
+            xp.divide(exp_avg, bias_correction1, out=work)
             work *= lr
             if rho_t > 5.0:
                 rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
                 denom = self._scratch(grad, 2)
-                np.sqrt(exp_avg_sq, out=denom)
+                xp.sqrt(exp_avg_sq, out=denom)
                 denom += eps
-                np.divide(bias_correction2**0.5, denom, out=denom)
+                xp.divide(bias_correction2**0.5, denom, out=denom)
                 work *= denom
                 work *= rect
             p._data -= work

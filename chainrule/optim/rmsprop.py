@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 
 
@@ -51,6 +50,16 @@ class RMSprop(Optimizer):
 
     State per parameter: ``step`` (an int), ``square_avg`` (:math:`v_t`), ``momentum_buffer``
     (:math:`b_t`) when ``momentum > 0``, ``grad_avg`` (:math:`g^{ave}_t`) when centered.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = optim.RMSprop([w], lr=0.01, alpha=0.75)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w.data
+        tensor([ 0.98, -1.98], shape=(2,), dtype=float32)
     """
 
     def __init__(
@@ -95,6 +104,7 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             param = p._data
             state = self.state[p]
             if not state:
@@ -105,7 +115,7 @@ class RMSprop(Optimizer):
             square_avg = state["square_avg"]._data
             work = self._scratch(param, 1)
             square_avg *= alpha
-            np.multiply(grad, 1 - alpha, out=work)
+            xp.multiply(grad, 1 - alpha, out=work)
             work *= grad
             square_avg += work
             if centered:
@@ -113,23 +123,23 @@ class RMSprop(Optimizer):
                     state["grad_avg"] = state_like(p)
                 grad_avg = state["grad_avg"]._data
                 # g_avg += (1 - alpha) (g - g_avg): PyTorch's lerp_, the same rounding.
-                np.subtract(grad, grad_avg, out=work)
+                xp.subtract(grad, grad_avg, out=work)
                 work *= 1 - alpha
                 grad_avg += work
-                np.multiply(grad_avg, grad_avg, out=work)
-                np.subtract(square_avg, work, out=work)
-                np.sqrt(work, out=work)
+                xp.multiply(grad_avg, grad_avg, out=work)
+                xp.subtract(square_avg, work, out=work)
+                xp.sqrt(work, out=work)
             else:
-                np.sqrt(square_avg, out=work)
+                xp.sqrt(square_avg, out=work)
             work += eps
-            np.divide(grad, work, out=work)
+            xp.divide(grad, work, out=work)
             if momentum > 0:
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = state_like(p)
                 buf = state["momentum_buffer"]._data
                 buf *= momentum
                 buf += work
-                np.multiply(buf, lr, out=work)
+                xp.multiply(buf, lr, out=work)
                 param -= work
             else:
                 work *= -lr

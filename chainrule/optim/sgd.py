@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT
 from chainrule.tensor import Tensor
 
@@ -97,6 +96,7 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
+            xp = array_module(p._data)
             grad = self._gradient(p, maximize, weight_decay)
             if momentum != 0:
                 state = self.state[p]
@@ -111,15 +111,15 @@ class SGD(Optimizer):
                         buf += grad
                     else:
                         damped = self._scratch(grad, 1)
-                        np.multiply(grad, 1 - dampening, out=damped)
+                        xp.multiply(grad, 1 - dampening, out=damped)
                         buf += damped
                 if nesterov:
                     lookahead = self._scratch(grad, 1)
-                    np.multiply(buf, momentum, out=lookahead)
+                    xp.multiply(buf, momentum, out=lookahead)
                     lookahead += grad
                     grad = lookahead
                 else:
                     grad = buf
             step = self._scratch(grad, 1)
-            np.multiply(grad, lr, out=step)
-            np.subtract(p._data, step, out=p._data)
+            xp.multiply(grad, lr, out=step)
+            xp.subtract(p._data, step, out=p._data)

@@ -64,6 +64,14 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2, *, sidecar: bool 
     ``pickle_module``, ``pickle_protocol`` and torch.save's other options are
     accepted and unused: nothing is pickled. A whole ``nn.Module`` (or any
     other object) is refused with a TypeError naming its type and where it is.
+
+    >>> import chainrule as cr
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> cr.save({"w": cr.tensor([1.0, 2.0]), "step": 3}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> cr.load(buffer)
+    {'w': tensor([1., 2.], shape=(2,), dtype=float32), 'step': 3}
     """
     payload, description = native.encode(obj)
     if _is_file_object(f):
@@ -104,6 +112,17 @@ def load(
 
     Raises FileNotFoundError for a missing path and ``UnreadableCheckpointError``
     (a ValueError and a RuntimeError) for a truncated, corrupt or unknown file.
+
+    >>> import chainrule as cr
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> cr.save([cr.arange(3)], buffer)
+    >>> _ = buffer.seek(0)
+    >>> cr.load(buffer)
+    [tensor([0, 1, 2], shape=(3,), dtype=int64)]
+    >>> _ = buffer.seek(0)
+    >>> cr.load(buffer, as_tensors=False)
+    [array([0, 1, 2])]
     """
     if pickle_module is not None:
         raise TypeError("load: pickle_module is not supported (chainrule never unpickles with pickle's own loader)")

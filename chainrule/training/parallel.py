@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import distributed
+from chainrule.nn.parallel import DistributedDataParallel
 
 
 def world():
@@ -33,8 +34,6 @@ def any_rank(communicator, flag: bool) -> bool:
 
 def unwrap(model):
     """The model inside a ``DistributedDataParallel`` wrapper (its state_dict has no ``module.`` prefix)."""
-    from chainrule.nn.parallel import DistributedDataParallel
-
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 

@@ -37,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn.loss import CrossEntropyLoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.sgd import SGD
 from chainrule.random import get_rng_state, set_rng_state
 from chainrule.tensor import Tensor
 from chainrule.training.checkpoint import (
@@ -112,7 +114,12 @@ class Trainer:
         keep_best: also keep the best epoch's checkpoint as
             ``checkpoint-best.safetensors`` (best: highest test accuracy, else
             lowest test loss, else lowest training loss; the earliest on ties).
-        device: move each batch there first (None: leave batches where they are).
+        device: where to train: the model is moved there (in place, so ``optimizer``
+            keeps its parameters) and each batch is moved there once, before its
+            forward pass (None: leave the model and the batches where they are).
+            The losses stay there as running sums; they are read back only when
+            reported (progress, log lines, the epoch's record), so a step waits
+            for no device.
 
     Counters: ``epoch`` (epochs completed), ``batch`` (batches done in the
     current epoch), ``step`` (optimizer steps in all). ``history`` holds one
@@ -157,6 +164,8 @@ class Trainer:
         self.keep_checkpoints = keep_checkpoints
         self.keep_best = keep_best
         self.device = device
+        if device is not None:
+            model.to(device)
 
         self.epoch = 0
         self.batch = 0
@@ -582,9 +591,6 @@ def fit(
     ``trainer_options`` are ``Trainer``'s keyword arguments (``scheduler``,
     ``out_dir``, ``progress``, ...).
     """
-    from chainrule.nn.loss import CrossEntropyLoss
-    from chainrule.optim.sgd import SGD
-
     trainer = Trainer(
         model,
         optimizer if optimizer is not None else SGD(model.parameters(), lr=lr),

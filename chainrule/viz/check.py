@@ -31,7 +31,13 @@ from chainrule.tensor import Tensor
 
 
 class ParameterCheck(NamedTuple):
-    """The result for one parameter: errors over its ``sampled`` entries."""
+    """The result for one parameter: errors over its ``sampled`` entries.
+
+    >>> import chainrule as cr
+    >>> row = cr.viz.check_model(cr.nn.Linear(3, 2), (2, 3), samples=4).rows[0]
+    >>> row.name, row.shape, row.sampled, row.passed
+    ('weight', (2, 3), 4, True)
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -42,7 +48,13 @@ class ParameterCheck(NamedTuple):
 
 
 class CheckReport:
-    """What ``check_model`` returns: ``rows`` (one ParameterCheck each) and ``passed``; prints as a table."""
+    """What ``check_model`` returns: ``rows`` (one ParameterCheck each) and ``passed``; prints as a table.
+
+    >>> import chainrule as cr
+    >>> report = cr.viz.check_model(cr.nn.Linear(3, 2), (2, 3), samples=2)
+    >>> report.passed, [row.name for row in report.rows]
+    (True, ['weight', 'bias'])
+    """
 
     def __init__(self, model_name: str, rows: list[ParameterCheck], settings: dict):
         self.model_name = model_name
@@ -114,6 +126,12 @@ def check_model(
 
     The relative error reported is |analytic - numeric| / max(|analytic|, |numeric|, atol),
     so entries whose gradient is ~0 both ways read as 0 rather than 0/0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> report = cr.viz.check_model(cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.Tanh()), (2, 4))
+        >>> report.passed
+        True
     """
     rng = np.random.default_rng(seed)
     checked = copy.deepcopy(model).double().train(train)

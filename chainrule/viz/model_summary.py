@@ -26,6 +26,11 @@ class LayerRow(NamedTuple):
 
     ``params`` and ``trainable_params`` count every parameter of the module and
     its descendants (each shared parameter once); ``depth`` is 0 for the model.
+
+    >>> import chainrule as cr
+    >>> rows = cr.summary(cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.ReLU()), (2, 4)).rows
+    >>> [(row.name, row.type, row.output_shape, row.params) for row in rows]
+    [('Sequential', 'Sequential', (2, 3), 15), ('0', 'Linear', (2, 3), 15), ('1', 'ReLU', (2, 3), 0)]
     """
 
     name: str
@@ -44,6 +49,11 @@ class Summary:
     In the printed table a row whose children are also listed shows only the
     parameters it holds itself ("--" for none), so the column adds up to the
     total; a row listed without its children shows all of theirs.
+
+    >>> import chainrule as cr
+    >>> table = cr.summary(cr.nn.Sequential(cr.nn.Linear(4, 3), cr.nn.ReLU()), (2, 4))
+    >>> table.total_params, table.trainable_params, len(table.rows)
+    (15, 15, 3)
     """
 
     def __init__(self, model: Module, rows: list[LayerRow], input_shapes: list, depth: int):
@@ -158,6 +168,27 @@ def summary(
     The pass runs in eval mode under ``no_grad``, so BatchNorm statistics and
     parameters are left as they were. Modules are recorded through forward
     pre-hooks (call order) and forward hooks (output shapes).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> print(cr.summary(model, (1, 2, 2)))
+        ===============================================
+        Layer (type)   Output Shape  Param #  Trainable
+        ===============================================
+        Sequential     [1, 2]             --  --
+          0 (Flatten)  [1, 4]             --  --
+          1 (Linear)   [1, 3]             15  yes
+          2 (ReLU)     [1, 3]             --  --
+          3 (Linear)   [1, 2]              8  yes
+        ===============================================
+        Input shape: [1, 2, 2]
+        Total params: 23
+        Trainable params: 23
+        Non-trainable params: 0
+        Params size (MB): 0.00
+        ===============================================
     """
     if input_shape is None:
         input_shape = input_size

@@ -87,6 +87,10 @@ def load_metrics(source) -> list[dict]:
 
     Blank lines are skipped and lines that are not JSON objects are skipped with
     a warning (a run killed mid-write leaves a torn last line).
+
+    >>> import chainrule as cr
+    >>> cr.viz.load_metrics([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}])[-1]
+    {'epoch': 2, 'loss': 0.25}
     """
     if isinstance(source, (str, Path)):
         path = find_metrics_file(source)
@@ -484,6 +488,12 @@ def confusion_counts(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     """counts[i, j]: how many samples of true class i were predicted as class j.
 
     ``y_pred`` may be labels (N,) or scores (N, K), which are argmax-ed.
+
+    >>> import chainrule as cr
+    >>> cr.viz.confusion_counts([0, 1, 1, 2], [0, 2, 1, 2])
+    array([[1, 0, 0],
+           [0, 1, 1],
+           [0, 0, 1]])
     """
     true = _numpy(y_true).reshape(-1).astype(np.int64)
     predicted = _numpy(y_pred)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.serialization import atomic_open
+
 
 class ChecksumError(RuntimeError):
     """A file's sha256 differs from the one it must have: it is corrupt or not the expected file."""
@@ -47,7 +49,5 @@ def check_sha256(actual: str, expected: str, what: str, advice: str = "") -> Non
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     """Write a compressed .npz so that ``path`` is either absent or complete, even if interrupted."""
-    from chainrule.serialization import atomic_open
-
     with atomic_open(path) as stream:
         np.savez_compressed(stream, **arrays)

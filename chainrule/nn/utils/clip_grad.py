@@ -26,7 +26,16 @@ def clip_grad_norm_(
 
     The joint norm is the ``norm_type``-norm of the per-parameter norms (as
     if all gradients were one vector); each gradient is multiplied by
-    min(1, max_norm / (norm + 1e-6)). Returns the norm before clipping.
+    min(1, max_norm / (norm + 1e-6)), computed in the gradients' dtype on their
+    device, as PyTorch does. Returns the norm before clipping.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([0.0, 0.0], requires_grad=True)
+    >>> (w * cr.tensor([3.0, 4.0])).sum().backward()
+    >>> cr.nn.utils.clip_grad_norm_([w], max_norm=1.0)
+    tensor(5., shape=(), dtype=float32)
+    >>> w.grad
+    tensor([0.6, 0.8], shape=(2,), dtype=float32)
     """
     grads = _grads(parameters)
     norm_type = float(norm_type)
@@ -45,7 +54,8 @@ def clip_grad_norm_(
             f"clip_grad_norm_: the total norm of order {norm_type} for gradients is non-finite, so it cannot be "
             "clipped. Pass error_if_nonfinite=False to clip anyway"
         )
-    scale = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    # min(1, max_norm / (norm + 1e-6)) stays a device scalar: clipping needs no host round trip.
+    scale = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for g in grads:
         g._data *= scale
         g._version += 1
@@ -53,7 +63,15 @@ def clip_grad_norm_(
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, foreach=None) -> None:
-    """Clamp every gradient element to [-clip_value, clip_value], in place."""
+    """Clamp every gradient element to [-clip_value, clip_value], in place.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([0.0, 0.0], requires_grad=True)
+    >>> (w * cr.tensor([-3.0, 0.5])).sum().backward()
+    >>> cr.nn.utils.clip_grad_value_([w], clip_value=1.0)
+    >>> w.grad
+    tensor([-1. ,  0.5], shape=(2,), dtype=float32)
+    """
     clip_value = float(clip_value)
     for g in _grads(parameters):
         array_module(g._data).clip(g._data, -clip_value, clip_value, out=g._data)

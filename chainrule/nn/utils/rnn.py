@@ -30,7 +30,14 @@ def pad_sequence(
     padding_side: str = "right",
 ) -> Tensor:
     """Stack sequences (L_i, *) into (L_max, B, *) (or (B, L_max, *) with ``batch_first``), filling with
-    ``padding_value`` after each sequence (before it with ``padding_side='left'``)."""
+    ``padding_value`` after each sequence (before it with ``padding_side='left'``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pad_sequence
+    >>> pad_sequence([cr.tensor([1, 2, 3]), cr.tensor([4])], batch_first=True, padding_value=-1)
+    tensor([[ 1,  2,  3],
+            [ 4, -1, -1]], shape=(2, 3), dtype=int64)
+    """
     if padding_side not in ("left", "right"):
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got {padding_side!r}")
     if isinstance(sequences, Tensor):
@@ -58,6 +65,12 @@ class PackedSequence(NamedTuple):
 
     ``sorted_indices[i]`` is the caller's index of the i-th longest sequence and
     ``unsorted_indices`` its inverse (both None when the input was already sorted).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence
+    >>> packed = pack_sequence([cr.tensor([1, 2, 3]), cr.tensor([4, 5])])
+    >>> packed.data, packed.batch_sizes
+    (tensor([1, 4, 2, 5, 3], shape=(5,), dtype=int64), tensor([2, 2, 1], shape=(3,), dtype=int64))
     """
 
     data: Tensor
@@ -98,7 +111,14 @@ def _sorted_order(lengths: np.ndarray, enforce_sorted: bool) -> tuple[np.ndarray
 def pack_padded_sequence(
     input: Tensor, lengths, batch_first: bool = False, enforce_sorted: bool = True
 ) -> PackedSequence:
-    """Pack a padded batch (T, B, *) (or (B, T, *) with ``batch_first``) of sequences of ``lengths``."""
+    """Pack a padded batch (T, B, *) (or (B, T, *) with ``batch_first``) of sequences of ``lengths``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_padded_sequence
+    >>> padded = cr.tensor([[1, 2, 3], [4, 5, 0]])
+    >>> pack_padded_sequence(padded, [3, 2], batch_first=True).data
+    tensor([1, 4, 2, 5, 3], shape=(5,), dtype=int64)
+    """
     lengths = np.asarray(lengths.tolist() if isinstance(lengths, Tensor) else lengths, dtype=np.int64).reshape(-1)
     batch_dim = 0 if batch_first else 1
     if input.ndim < 2 or len(lengths) != input.shape[batch_dim]:
@@ -133,7 +153,15 @@ def pad_packed_sequence(
     padding_value: float = 0.0,
     total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """The inverse of ``pack_padded_sequence``: (T, B, *) (or (B, T, *)) in the caller's order, and the lengths."""
+    """The inverse of ``pack_padded_sequence``: (T, B, *) (or (B, T, *)) in the caller's order, and the lengths.
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence, pad_packed_sequence
+    >>> padded, lengths = pad_packed_sequence(pack_sequence([cr.tensor([1, 2, 3]), cr.tensor([4, 5])]), batch_first=True)
+    >>> padded, lengths
+    (tensor([[1, 2, 3],
+            [4, 5, 0]], shape=(2, 3), dtype=int64), tensor([3, 2], shape=(2,), dtype=int64))
+    """
     lengths = sequence.lengths()
     steps = int(lengths.max())
     if total_length is not None:
@@ -161,6 +189,12 @@ def pad_packed_sequence(
 
 
 def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> PackedSequence:
-    """Pack a list of sequences (L_i, *) (longest first unless ``enforce_sorted=False``)."""
+    """Pack a list of sequences (L_i, *) (longest first unless ``enforce_sorted=False``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence
+    >>> pack_sequence([cr.tensor([4, 5]), cr.tensor([1, 2, 3])], enforce_sorted=False).batch_sizes
+    tensor([2, 2, 1], shape=(3,), dtype=int64)
+    """
     lengths = [sequence.shape[0] for sequence in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)

@@ -1,8 +1,8 @@
-"""The ``graph``, ``plot``, ``check`` and ``summary`` subcommands of the ``chainrule`` command.
+"""The ``graph``, ``plot``, ``check`` and ``summary`` commands: chainrule.viz on the command line.
 
-Each ``add_*_parser(subparsers)`` adds one subcommand to an argparse
-sub-parser set and sets ``func`` (also ``handler``) to a function taking the
-parsed arguments and returning the exit status:
+Each ``add_*_parser(subparsers)`` adds one command to an argparse sub-parser
+set and sets ``func`` (also ``handler``) to a function taking the parsed
+arguments and returning the exit status:
 
     chainrule graph --model mlp --out g.svg          # .svg / .png / .pdf need Graphviz; .dot does not
     chainrule graph --model lenet5 --backward --out g.dot
@@ -10,8 +10,8 @@ parsed arguments and returning the exit status:
     chainrule check --model mlp                       # exit status 1 if a gradient is wrong
     chainrule summary --model lenet5
 
-``main(argv)`` runs them on their own: ``main(["check", "--model", "mlp"])``;
-an argv that does not start with a subcommand is taken as ``graph``'s.
+A bad model name or flag value is a one-line error with exit status 2; a
+missing folder or file, status 1.
 """
 
 from __future__ import annotations
@@ -21,37 +21,22 @@ import math
 import sys
 from pathlib import Path
 
-from chainrule import nn
+from chainrule import models, nn
+from chainrule.cli.common import CLIError
 
-SUBCOMMANDS = ("graph", "plot", "check", "summary")
 
-
-class _UsageError(Exception):
-    """A problem to report in one line with exit status 2 (bad flags) or 1 (bad files)."""
-
-    def __init__(self, message: str, status: int = 2):
-        super().__init__(message)
-        self.status = status
+def _usage_error(message: str) -> CLIError:
+    return CLIError(message, status=2)
 
 
 # ---------------------------------------------------------------------- models by name
 def build_model(name: str, in_features: int = 784, classes: int = 10) -> nn.Module:
-    """``chainrule.models.build(name, in_features=..., classes=...)``; a small MLP if that package is missing."""
+    """``chainrule.models.build(name, in_features=..., classes=...)``; an unknown name is a usage error."""
     try:
-        from chainrule.models import build
-    except ImportError:
-        build = None
-    if build is None:
-        if name.lower() != "mlp":
-            raise _UsageError(
-                f"cannot build model {name!r}: chainrule.models is not available, and without it only 'mlp' is built in"
-            )
-        return nn.Sequential(nn.Flatten(), nn.Linear(in_features, 100), nn.ReLU(), nn.Linear(100, classes))
-    try:
-        return build(name, in_features=in_features, classes=classes)
+        return models.build(name, in_features=in_features, classes=classes)
     except (KeyError, ValueError, TypeError) as exc:
         reason = exc.args[0] if exc.args else exc  # a KeyError's str() would add quotes
-        raise _UsageError(f"cannot build model {name!r}: {reason}") from None
+        raise _usage_error(f"cannot build model {name!r}: {reason}") from None
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -94,7 +79,7 @@ def _reporting(handler, prog: str):
     def run(args: argparse.Namespace) -> int:
         try:
             return int(handler(args) or 0)
-        except _UsageError as error:
+        except CLIError as error:
             print(f"{prog}: error: {error}", file=sys.stderr)
             return error.status
         except (RuntimeError, ImportError, FileNotFoundError) as error:
@@ -148,7 +133,7 @@ def run_graph(args: argparse.Namespace) -> int:
     try:
         path = drawing.render(args.out)
     except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise _usage_error(str(exc)) from None
     print(f"wrote {path} ({len(drawing.nodes)} nodes, {len(drawing.edges)} edges)")
     return 0
 
@@ -178,12 +163,12 @@ def run_plot(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
-        raise _UsageError(f"{run_dir} is not a folder", status=1)
+        raise CLIError(f"{run_dir} is not a folder")
     model = dataset = None
     if not args.curves_only:
         model, dataset = _run_model_and_data(run_dir, args)
     if find_metrics_file(run_dir) is None and model is None:
-        raise _UsageError(f"nothing to plot in {run_dir}: no metrics.jsonl and no checkpoint", status=1)
+        raise CLIError(f"nothing to plot in {run_dir}: no metrics.jsonl and no checkpoint")
     written = save_training_plots(run_dir, model=model, dataset=dataset, out_dir=args.out)
     for name, path in written.items():
         print(f"{name}: {path}")
@@ -192,11 +177,8 @@ def run_plot(args: argparse.Namespace) -> int:
 
 def _run_model_and_data(run_dir: Path, args: argparse.Namespace):
     """The latest checkpoint's model and its test set, or (None, None) with a note saying why not."""
-    try:
-        from chainrule.cli.common import load_dataset, model_from_checkpoint
-    except ImportError as exc:
-        print(f"note: no checkpoint plots ({exc})", file=sys.stderr)
-        return None, None
+    from chainrule.cli.common import load_dataset, model_from_checkpoint
+
     try:
         model, config, _ = model_from_checkpoint(str(run_dir))
     except Exception as exc:  # no checkpoint yet, or one this chainrule cannot rebuild: curves only
@@ -237,11 +219,11 @@ def run_check(args: argparse.Namespace) -> int:
     from chainrule.viz.check import check_model
 
     if args.samples <= 0:
-        raise _UsageError(f"--samples must be positive, got {args.samples}")
+        raise _usage_error(f"--samples must be positive, got {args.samples}")
     bounds = (("--eps", args.eps, "above"), ("--atol", args.atol, "at least"), ("--rtol", args.rtol, "at least"))
     for flag, value, least in bounds:
         if not (math.isfinite(value) and (value > 0 if least == "above" else value >= 0)):
-            raise _UsageError(f"{flag} must be a finite number {least} 0, got {value}")
+            raise _usage_error(f"{flag} must be a finite number {least} 0, got {value}")
     model, shape = _model_and_shape(args, batch=2)
     report = check_model(
         model, shape, samples=args.samples, eps=args.eps, atol=args.atol, rtol=args.rtol, seed=args.seed
@@ -271,25 +253,7 @@ def run_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------- standalone
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chainrule", description="chainrule's drawing and checking tools.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_graph_parser(commands)
-    add_plot_parser(commands)
-    add_check_parser(commands)
-    add_summary_parser(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``graph``, ``plot``, ``check`` or ``summary`` from ``argv``; without a subcommand, ``graph``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in SUBCOMMANDS:  # what ``chainrule graph ARGS`` hands over
-        argv = ["graph", *argv]
-    args = build_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def add_parsers(subparsers) -> None:
+    """Add the ``graph``, ``plot``, ``check`` and ``summary`` commands to ``subparsers``."""
+    for add_parser in (add_graph_parser, add_plot_parser, add_check_parser, add_summary_parser):
+        add_parser(subparsers)
