@@ -4,7 +4,8 @@
 #
 #   bash benchmarks/gpu_check.sh [REPORT.md]          (default: gpu-report.md)
 #
-# Environment: PYTHON (default python3), JOBS (pytest-xdist workers, default 8), ROUNDS (benchmark rounds, 5).
+# Environment: PYTHON (default python3), JOBS (pytest-xdist workers, default 8), ROUNDS (benchmark rounds, 5),
+# TEST_TIMEOUT and BENCH_TIMEOUT (seconds each part may take; default 1800).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPORT=$(realpath -m "${1:-gpu-report.md}")
@@ -43,11 +44,13 @@ print(f"- GPU: {name}, driver {driver}")
 print(f"- Python {platform.python_version()}, NumPy {numpy.__version__}, CuPy {cupy.__version__}, PyTorch {torch_version}")
 print(f"- CPU: {platform.processor() or platform.machine()}")
 PYTHON
-$PY -m pytest -q -p no:cacheprovider "${XDIST[@]}" -rfE -k "cuda or gpu" tests > "$LOG/tests.txt" 2>&1
+timeout "${TEST_TIMEOUT:-1800}" $PY -m pytest -q -p no:cacheprovider "${XDIST[@]}" -rfE -k "cuda or gpu" tests \
+  > "$LOG/tests.txt" 2>&1
 tests_rc=$?
 
 # ---------------------------------------------------------------- the GPU benchmarks
-$PY -m chainrule.benchmarks.gpu --rounds "$ROUNDS" --out "$LOG/bench.md" > "$LOG/bench.txt" 2>&1
+timeout "${BENCH_TIMEOUT:-1800}" $PY -m chainrule.benchmarks.gpu --rounds "$ROUNDS" --out "$LOG/bench.md" \
+  > "$LOG/bench.txt" 2>&1
 bench_rc=$?
 
 # ---------------------------------------------------------------- the report

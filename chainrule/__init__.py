@@ -218,6 +218,8 @@ from chainrule.ops.sorting import (
     unique_consecutive,
 )
 from chainrule.ops.special import (
+    addcdiv,
+    addcmul,
     arctan2,
     atan2,
     clamp_max,

@@ -224,6 +224,12 @@ def normal(shape, mean=0.0, std=1.0, dtype=np.float32, device=None, generator=No
     return array.astype(dtype, copy=False)
 
 
+def exponential(shape, rate=1.0, dtype=np.float32, device=None, generator=None):
+    """Exponential draws with the given rate (mean 1 / rate), of ``shape`` and ``dtype``, on ``device``."""
+    array = _draw("standard_exponential", device, generator, shape)
+    return (array / rate).astype(dtype, copy=False)
+
+
 def integers(low, high, shape, dtype=np.int64, device=None, generator=None):
     """Integers drawn uniformly from [low, high), of ``shape`` and ``dtype``, on ``device`` (None: the host)."""
     return _draw("integers", device, generator, low, high, size=shape, dtype=dtype)

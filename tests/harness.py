@@ -67,7 +67,9 @@ def _to_lib(lib, arrays, requires_grad=True, device="cpu"):
     tensors = []
     for a in arrays:
         if lib is not cr:
-            tensors.append(torch.tensor(a.value) if isinstance(a, Const) else torch.tensor(a, requires_grad=requires_grad))
+            tensors.append(
+                torch.tensor(a.value) if isinstance(a, Const) else torch.tensor(a, requires_grad=requires_grad)
+            )
         elif isinstance(a, Const):
             tensors.append(cr.tensor(a.value, device=device))
         else:

@@ -15,10 +15,10 @@ import sys
 
 import numpy as np
 import pytest
+from devices import ACCELERATORS
 
 from chainrule.benchmarks import cli, report
 from chainrule.benchmarks._timing import Summary, result_from_samples
-from devices import ACCELERATORS
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

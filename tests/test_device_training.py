@@ -323,6 +323,28 @@ def test_training_on_a_device_gives_the_cpu_losses(device, name):
         np.testing.assert_allclose(host(p), host(q), rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_training_on_the_second_fake_device_stays_there_whatever_the_current_device(name):
+    """Ops run where their inputs live: a model on fake:1 trains while fake:0 is the current device."""
+    make_model, shape = MODELS[name]
+    data = _classification(32, shape)
+    on_cpu, on_second = _train("cpu", make_model, data), _train("fake:1", make_model, data)
+    np.testing.assert_allclose([r["loss"] for r in on_second.history], [r["loss"] for r in on_cpu.history], rtol=RTOL)
+    assert all(p.device == cr.device("fake:1") for p in on_second.model.parameters())
+    assert cr.zeros(1, device="fake").device == cr.device("fake:0")
+
+
+def test_recurrent_and_attention_layers_run_on_the_second_fake_device():
+    x = cr.randn(5, 2, 8, device="fake:1", requires_grad=True)
+    layers = [nn.LSTM(8, 4, num_layers=2), nn.GRU(8, 4, bidirectional=True), nn.MultiheadAttention(8, 2)]
+    for layer in layers:
+        layer.to("fake:1")
+        output = layer(x) if not isinstance(layer, nn.MultiheadAttention) else layer(x, x, x)
+        output[0].sum().backward()
+        assert output[0].device == x.grad.device == cr.device("fake:1")
+        assert all(p.grad.device == cr.device("fake:1") for p in layer.parameters())
+
+
 def _squared_error(output, target):
     """A loss whose forward pass reads nothing back (cross-entropy and one_hot check the targets on the host)."""
     one_hot = (target.reshape(-1, 1) == cr.arange(output.shape[1], device=target.device)).double()

@@ -436,5 +436,7 @@ def test_activations_of_a_zero_dim_tensor_match_torch(name, device):
 @pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
 def test_a_class_target_on_another_device_names_both_devices(loss, accelerator):
     logits = cr.randn(3, 4, device=accelerator)
-    with pytest.raises(RuntimeError, match=rf"{loss}: Expected all tensors to be on the same device.*{accelerator}.*cpu"):
+    with pytest.raises(
+        RuntimeError, match=rf"{loss}: Expected all tensors to be on the same device.*{accelerator}.*cpu"
+    ):
         getattr(F, loss)(logits, cr.tensor([0, 1, 2]))

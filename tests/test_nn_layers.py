@@ -36,7 +36,10 @@ def _torch_state_as_numpy(layer) -> dict:
 def _make_pair(case: LayerCase, dtype, device: str = "cpu"):
     """Torch's layer and ours (moved to ``device``, then given torch's state: it must stay there)."""
     torch.manual_seed(0)
-    theirs = (case.torch_make or case.make)(torch)
+    try:
+        theirs = (case.torch_make or case.make)(torch)
+    except TypeError as error:  # an older PyTorch than the oracle this suite pins (e.g. on a GPU machine)
+        pytest.skip(f"PyTorch {torch.__version__} lacks this layer's arguments: {error}")
     ours = case.make(cr).to(device)
     if dtype == np.float64:
         theirs, ours = theirs.double(), ours.double()

@@ -179,3 +179,27 @@ def test_index_ops_refuse_an_index_on_another_device_naming_both(op, devices):
     both = f"{x.device} and {index.device}"
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device.*" + re.escape(both)):
         op(x, index)
+
+
+@pytest.mark.parametrize("devices", [("cpu", "fake"), ("fake:0", "fake:1")], ids="-".join)
+def test_an_index_tensor_on_another_accelerator_is_refused_naming_both(devices):
+    x = cr.zeros(3, 2, device=devices[0])
+    index = cr.tensor([0, 2], device=devices[1])
+    message = rf"on cpu or on the same device as the indexed tensor \({x.device}\), got indices on {index.device}"
+    with pytest.raises(RuntimeError, match="__getitem__: indices should be either " + message):
+        x[index]
+    with pytest.raises(RuntimeError, match="__setitem__: indices should be either " + message):
+        x[index, 1] = 1.0
+
+
+def test_an_index_tensor_on_the_cpu_indexes_a_device_tensor():
+    """As in PyTorch, CPU indices (and masks) may index a tensor on any device; the result stays there."""
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], device="fake", requires_grad=True)
+    rows = x[cr.tensor([2, 0, 2])]
+    assert rows.device == x.device
+    np.testing.assert_array_equal(rows.detach().cpu().numpy(), [[5.0, 6.0], [1.0, 2.0], [5.0, 6.0]])
+    rows.sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]])
+    y = x.detach().clone()
+    y[cr.tensor([True, False, True])] = 0.0
+    np.testing.assert_array_equal(y.cpu().numpy(), [[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])

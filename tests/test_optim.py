@@ -46,7 +46,11 @@ CASES = [
     ("adagrad-decay-wd-init", "Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2)),
     ("adagrad-maximize-groups", "Adagrad", dict(lr=0.05, maximize=True, groups=True, eps=1e-8)),
     ("adadelta", "Adadelta", dict()),
-    ("adadelta-wd-maximize-groups", "Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True, groups=True)),
+    (
+        "adadelta-wd-maximize-groups",
+        "Adadelta",
+        dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True, groups=True),
+    ),
     ("adamax", "Adamax", dict(lr=0.05)),
     ("adamax-wd-maximize", "Adamax", dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
     ("nadam", "NAdam", dict(lr=0.05)),

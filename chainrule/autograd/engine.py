@@ -16,10 +16,12 @@ import threading
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
+import numpy as np
+
 from chainrule.autograd.function import _RELEASED, Node, _check_finite, refresh_view
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.autograd.hooks import run_hooks
-from chainrule.backend import array_module, is_writable
+from chainrule.backend import array_module, is_writable, on_device_of
 from chainrule.tensor import Tensor
 
 # Callbacks for the end of the backward pass now running in this thread (None outside one).
@@ -133,8 +135,8 @@ def _roots(tensors, grad_tensors, caller: str):
                     f"{caller}: grad can be implicitly created only for scalar outputs, but output {i} has "
                     f"shape {tensor.shape}; pass a gradient of that shape"
                 )
-            xp = array_module(tensor._data)
-            gradient = Tensor._wrap(xp.ones(tensor.shape, dtype=tensor.dtype))
+            with on_device_of(tensor._data):
+                gradient = Tensor._wrap(array_module(tensor._data).ones(tensor.shape, dtype=tensor.dtype))
         elif not isinstance(gradient, Tensor):
             gradient = Tensor(gradient)
         if gradient.shape != tensor.shape:
@@ -211,15 +213,14 @@ def _run(roots, retain_graph: bool, create_graph: bool, inputs=None):
 
 def _node_backward(node, grad_outputs, anomaly: bool) -> tuple:
     """One node's vector-Jacobian product: a gradient (or None) for each of its inputs."""
-    if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
-        grad_outputs = _materialize(node, grad_outputs)
-    if anomaly:
-        grads = _checked_backward(node, grad_outputs)
+    first = grad_outputs[0]
+    if first is None:  # a multi-output node, some of whose outputs got no gradient
+        first = next(g for g in grad_outputs if g is not None)
+    if type(first._data) is not np.ndarray:  # a device's: run where the gradient lives
+        with on_device_of(first._data):
+            grads = _backward_of(node, grad_outputs, anomaly)
     else:
-        try:
-            grads = type(node).backward(node, *grad_outputs)
-        except (ValueError, IndexError, TypeError) as exc:
-            raise type(exc)(f"{node.name} backward: {exc}") from exc
+        grads = _backward_of(node, grad_outputs, anomaly)
     if type(grads) is not tuple:
         grads = (grads,)
     if len(grads) != len(node.next_edges):
@@ -227,6 +228,17 @@ def _node_backward(node, grad_outputs, anomaly: bool) -> tuple:
             f"{node.name} backward returned {len(grads)} gradients but the op has {len(node.next_edges)} inputs"
         )
     return grads
+
+
+def _backward_of(node, grad_outputs, anomaly: bool):
+    if len(grad_outputs) > 1 and any(g is None for g in grad_outputs):
+        grad_outputs = _materialize(node, grad_outputs)
+    if anomaly:
+        return _checked_backward(node, grad_outputs)
+    try:
+        return type(node).backward(node, *grad_outputs)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise type(exc)(f"{node.name} backward: {exc}") from exc
 
 
 def _checked_backward(node, grad_outputs):

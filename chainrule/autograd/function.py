@@ -44,7 +44,7 @@ import numpy as np
 
 from chainrule.autograd.grad_mode import AnomalyMode, GradMode, no_grad
 from chainrule.autograd.naming import public_name
-from chainrule.backend import array_module, is_array
+from chainrule.backend import array_module, is_array, on_device_of
 from chainrule.tensor import Tensor
 
 _RELEASED = "released"
@@ -146,7 +146,11 @@ class Op(Node):
             else:
                 arrays.append(x)
         try:
-            output = cls.forward(ctx, *arrays, **params)
+            if not arrays or type(arrays[0]) is np.ndarray:
+                output = cls.forward(ctx, *arrays, **params)
+            else:  # a device array, or a constant first: run where the first tensor lives
+                with on_device_of(_first_array(arrays)):
+                    output = cls.forward(ctx, *arrays, **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise _with_op_context(exc, cls.name, inputs) from exc
         if type(output) is not np.ndarray:
@@ -442,6 +446,14 @@ def _check_finite(name: str, what: str, arrays) -> None:
     for array in arrays:
         if array is not None and array.dtype.kind == "f" and not bool(array_module(array).isfinite(array).all()):
             raise RuntimeError(f"detect_anomaly: the {what} of '{name}' contains NaN or Inf")
+
+
+def _first_array(arrays):
+    """The first array among an op's inputs (None when every input is a constant)."""
+    for array in arrays:
+        if is_array(array):
+            return array
+    return None
 
 
 def _with_op_context(exc: Exception, name: str, inputs) -> Exception:

@@ -14,6 +14,7 @@ from chainrule.backend.device import (
     library_for,
     library_of,
     module_for,
+    on_device_of,
     to_device,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "library_for",
     "library_of",
     "module_for",
+    "on_device_of",
     "to_device",
 ]

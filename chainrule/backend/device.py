@@ -135,13 +135,25 @@ def device_of(array) -> Device:
     return Device(library.device_type, library.index_of(array))
 
 
+def on_device_of(array):
+    """A context in which new arrays go to ``array``'s device (CuPy allocates on the current device).
+
+    Ops on a tensor of "cuda:1" run under it, so that what they allocate lands
+    beside their inputs whatever the current device is.
+    """
+    library = _LIBRARY_OF_TYPE.get(type(array))
+    if library is None or library is NUMPY:
+        return contextlib.nullcontext()
+    return library.using(library.index_of(array))
+
+
 def library_for(device: Device, caller: str = "") -> ArrayLibrary:
     """The array library that holds arrays on ``device``; a RuntimeError naming ``caller`` if it cannot run here."""
     library = LIBRARIES.get(device.type)
     if library is None:
         raise RuntimeError(f"{caller or 'device'}: chainrule runs on 'cpu', 'cuda' and 'fake' devices, not {device}")
     if not library.is_available():
-        library.xp  # raises the library's own "not available" error
+        require_cuda(caller or f"device {device}")  # the only library that can be missing
     if library is CUPY:
         cupy_module()  # registers CuPy's array type
     return library

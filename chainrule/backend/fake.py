@@ -38,6 +38,18 @@ CONVERSION_ERROR = (
 _UFUNC_METHODS = {"at": frozenset({"add", "maximum", "minimum"}), "reduce": frozenset({"add", "multiply"})}
 """The ufunc methods CuPy 14 implements for floats, and for which ufuncs (``accumulate`` and ``outer``: all)."""
 
+CUPY_UFUNC_AT_DTYPES = {
+    "add": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float16 float32 float64".split())),
+    "maximum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
+    "minimum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
+}
+"""The dtypes for which CuPy's ``ufunc.at`` is exact, per ufunc (its atomic operations).
+
+Read off CuPy 14.2 on an H200: it has no ``multiply.at``, no ``add.at`` for
+complex or 8/16-bit ints, and its float64 ``maximum.at``/``minimum.at`` round
+the values to float32. The fake device refuses the rest.
+"""
+
 _UNSUPPORTED_KEYWORDS = {
     "indices": {"sparse"},
     "max": {"initial"},
@@ -325,7 +337,9 @@ def _call_index(args, kwargs) -> int:
 def _check_keywords(name: str, kwargs) -> None:
     refused = _UNSUPPORTED_KEYWORDS.get(name, ()) & kwargs.keys()
     if refused:
-        raise TypeError(f"{name}() got an unexpected keyword argument {sorted(refused)[0]!r} (CuPy has no such keyword)")
+        raise TypeError(
+            f"{name}() got an unexpected keyword argument {sorted(refused)[0]!r} (CuPy has no such keyword)"
+        )
 
 
 def _wrapped_function(function, name: str):
@@ -365,7 +379,14 @@ class _FakeUfunc:
     def __getattr__(self, method):
         if method in _UFUNC_METHODS and self.__name__ not in _UFUNC_METHODS[method]:
             raise NotImplementedError(f"`{self.__name__}.{method}` is not supported on the fake device (nor in CuPy)")
+        if method == "at":
+            return functools.partial(self._at, _wrapped_function(self._ufunc.at, f"{self.__name__}.at"))
         return _wrapped_function(getattr(self._ufunc, method), f"{self.__name__}.{method}")
+
+    def _at(self, at, out, *args, **kwargs):
+        if type(out) is FakeArray and out.dtype not in CUPY_UFUNC_AT_DTYPES[self.__name__]:
+            raise TypeError(f"{self.__name__}.at: CuPy has no exact {self.__name__}.at for {out.dtype} (fake device)")
+        return at(out, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<fake ufunc '{self.__name__}'>"

@@ -60,23 +60,18 @@ class ArrayLibrary:
 
     def special(self):
         """The module of special functions (erf, erfc, erfinv, gammaln, digamma, ...) for this library's arrays."""
+        return self._special_module
+
+    @functools.cached_property
+    def _special_module(self):
         raise NotImplementedError
 
     def scatter_add(self, out, index, values) -> None:
         """``out[index] += values`` with repeated indices accumulated (NumPy's ``add.at``)."""
         self.scatter_reduce(out, index, values, "add")
 
-    ATOMIC_DTYPES = {
-        "add": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float16 float32 float64".split())),
-        "maximum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
-        "minimum": frozenset(map(np.dtype, "int32 int64 uint32 uint64 float32".split())),
-    }
-    """The dtypes for which CuPy's ``ufunc.at`` is used, per ufunc (its atomic operations); others are sorted.
-
-    Read off CuPy 14.2 on an H200: it has no ``multiply.at``, no ``add.at`` for
-    complex or 8/16-bit ints, and its float64 ``maximum.at``/``minimum.at`` round
-    the values to float32.
-    """
+    ATOMIC_DTYPES = fake.CUPY_UFUNC_AT_DTYPES
+    """The dtypes for which ``ufunc.at`` is used, per ufunc; others are sorted (NumPy overrides: all dtypes)."""
 
     def scatter_reduce(self, out, index, values, reduction: str) -> None:
         """``out[index] = reduction(out[index], values)`` with repeated targets all combined (NumPy's ``ufunc.at``).
@@ -168,8 +163,8 @@ class NumPyLibrary(ArrayLibrary):
     def to_host(self, array):
         return array
 
-    @functools.cache
-    def special(self):
+    @functools.cached_property
+    def _special_module(self):
         try:
             from scipy import special  # optional dependency: imported on first use
         except ImportError:
@@ -263,8 +258,8 @@ class CuPyLibrary(ArrayLibrary):
     def to_host(self, array):
         return array.get()
 
-    @functools.cache
-    def special(self):
+    @functools.cached_property
+    def _special_module(self):
         from cupyx.scipy import special  # part of CuPy
 
         return special
@@ -312,7 +307,9 @@ class CuPyLibrary(ArrayLibrary):
 class _FakeGenerator:
     """NumPy's Generator whose draws land on a fake device; only the methods CuPy's Generator has."""
 
-    METHODS = frozenset({"random", "standard_normal", "integers", "standard_exponential", "binomial", "poisson", "uniform"})
+    METHODS = frozenset(
+        {"random", "standard_normal", "integers", "standard_exponential", "binomial", "poisson", "uniform"}
+    )
 
     def __init__(self, seed: int, index: int):
         self._rng = np.random.Generator(np.random.PCG64(seed))
@@ -355,8 +352,8 @@ class FakeLibrary(ArrayLibrary):
     def to_host(self, array):
         return array.get()
 
-    @functools.cache
-    def special(self):
+    @functools.cached_property
+    def _special_module(self):
         return fake._FakeModule("fake_numpy.special", NUMPY.special())
 
     def generator(self, seed, index):

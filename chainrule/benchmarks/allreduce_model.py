@@ -43,7 +43,10 @@ def notes_network_parameters() -> int:
 
 
 def table(bandwidth_gbit: float = 25.0, latency_us: float = 5.0) -> str:
-    models = [("the notes' MLP (199,210 float32)", notes_network_parameters() * 4), ("100M parameters (float32)", 100e6 * 4)]
+    models = [
+        ("the notes' MLP (199,210 float32)", notes_network_parameters() * 4),
+        ("100M parameters (float32)", 100e6 * 4),
+    ]
     bandwidth, latency = bandwidth_gbit * GBIT, latency_us * 1e-6
     lines = [
         f"Link {bandwidth_gbit:g} Gb/s ({bandwidth / 1e9:.3f} GB/s), latency {latency_us:g} µs per message.",

@@ -199,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch = None if args.no_torch else _torch_on(args.device)
     rounds = args.rounds or (1 if args.quick else 5)
     results = run(args.device, torch, args.quick, rounds)
-    text = report(results, f"chainrule on {args.device}" + ("" if torch is None else f" beside PyTorch {torch.__version__}"))
+    text = report(
+        results, f"chainrule on {args.device}" + ("" if torch is None else f" beside PyTorch {torch.__version__}")
+    )
     print(text)
     if args.out:
         with open(args.out, "w") as handle:

@@ -146,6 +146,7 @@ class Tanh(Module):
     >>> nn.Tanh()(cr.tensor([0.0, 100.0, -100.0]))
     tensor([ 0.,  1., -1.], shape=(3,), dtype=float32)
     """
+
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 

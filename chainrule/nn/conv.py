@@ -26,10 +26,6 @@ def _tuple(value, n: int) -> tuple:
     return (value,) * n
 
 
-def _conv_ops():
-    return conv
-
-
 class _ConvNd(Module):
     _dims: int
     _transposed = False
@@ -198,7 +194,7 @@ class Conv1d(_Conv):
     _dims = 1
 
     def forward(self, input: Tensor) -> Tensor:
-        return self._convolve(_conv_ops().conv1d, input)
+        return self._convolve(conv.conv1d, input)
 
 
 class Conv2d(_Conv):
@@ -218,7 +214,7 @@ class Conv2d(_Conv):
     _dims = 2
 
     def forward(self, input: Tensor) -> Tensor:
-        return self._convolve(_conv_ops().conv2d, input)
+        return self._convolve(conv.conv2d, input)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -295,7 +291,7 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         self._check_input(input)
         unbatched = input.ndim == self._dims + 1
-        output = getattr(_conv_ops(), self._function)(
+        output = getattr(conv, self._function)(
             input.unsqueeze(0) if unbatched else input,
             self.weight,
             self.bias,

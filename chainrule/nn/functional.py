@@ -390,7 +390,12 @@ def batch_norm(
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input (N, C, *), got shape {input.shape}")
     channels = input.shape[1]
-    for name, vector in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+    for name, vector in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
         if vector is not None and tuple(vector.shape) != (channels,):
             raise RuntimeError(
                 f"batch_norm: {name} of shape {tuple(vector.shape)} does not match the {channels} channels "

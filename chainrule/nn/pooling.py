@@ -11,10 +11,6 @@ from chainrule.ops import pool, resample
 from chainrule.tensor import Tensor
 
 
-def _pool_ops():
-    return pool
-
-
 class _MaxPoolNd(Module):
     _function: str
 
@@ -38,8 +34,8 @@ class _MaxPoolNd(Module):
             options["ceil_mode"] = True
         if self.return_indices:
             options["return_indices"] = True
-        pool = getattr(_pool_ops(), self._function)
-        return pool(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
+        pooling = getattr(pool, self._function)
+        return pooling(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
 
     def extra_repr(self) -> str:
         return (
@@ -115,8 +111,8 @@ class AvgPool2d(Module):
             options["count_include_pad"] = False
         if self.divisor_override is not None:
             options["divisor_override"] = self.divisor_override
-        pool = getattr(_pool_ops(), self._function)
-        return pool(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
+        pooling = getattr(pool, self._function)
+        return pooling(input, self.kernel_size, stride=self.stride, padding=self.padding, **options)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -140,7 +136,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        return getattr(_pool_ops(), self._function)(input, self.output_size)
+        return getattr(pool, self._function)(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

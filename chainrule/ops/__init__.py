@@ -47,7 +47,7 @@ _METHODS = {
     ),
     sampling: "multinomial bernoulli",
     sorting: "sort argsort msort topk kthvalue median mode unique unique_consecutive histc histogram",
-    special: "erf erfc erfinv atan2 arctan2 lerp logaddexp isclose clamp_min clamp_max",
+    special: "erf erfc erfinv atan2 arctan2 lerp addcmul addcdiv logaddexp isclose clamp_min clamp_max",
 }
 
 

@@ -612,19 +612,6 @@ class Step(Op):
         return grad if ctx.straight_through else grad * 0.0
 
 
-class Sign(Op):
-    """-1, 0 or 1 as NumPy's sign. The true gradient is zero; ``straight_through`` passes g unchanged."""
-
-    @staticmethod
-    def forward(ctx, x, straight_through):
-        ctx.straight_through = straight_through
-        return array_module(x).sign(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad if ctx.straight_through else grad * 0.0
-
-
 def step(input: Tensor, straight_through: bool = False) -> Tensor:
     """The hard threshold 1[x > 0]; with ``straight_through=True`` its gradient is the identity.
 
@@ -636,20 +623,3 @@ def step(input: Tensor, straight_through: bool = False) -> Tensor:
     tensor([0., 0., 1.], shape=(3,), dtype=float32)
     """
     return Step.apply(_floating(input), straight_through=bool(straight_through))
-
-
-def sign(input: Tensor, straight_through: bool = False) -> Tensor:
-    """sign(x) in {-1, 0, 1}; with ``straight_through=True`` its gradient is the identity.
-
-    Same shape and dtype as ``input``. ``F.sign`` is the lecture notes' perceptron output.
-
-    >>> import chainrule as cr
-    >>> from chainrule.nn import functional as F
-    >>> F.sign(cr.tensor([-2.0, 0.0, 3.0]))
-    tensor([-1.,  0.,  1.], shape=(3,), dtype=float32)
-    >>> x = cr.tensor([-2.0, 3.0], requires_grad=True)
-    >>> F.sign(x, straight_through=True).sum().backward()
-    >>> x.grad
-    tensor([1., 1.], shape=(2,), dtype=float32)
-    """
-    return Sign.apply(_floating(input), straight_through=bool(straight_through))

@@ -376,7 +376,7 @@ def randint(*args, size=None, dtype=None, device=None, generator=None) -> Tensor
     low, high = (0, bounds[0]) if len(bounds) == 1 else bounds
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    array = random.integers(low, high, size_args((size,)), generator=generator)  # int64, then any dtype (float too)
+    array = random.integers(low, high, size_args((size,)), device=device, generator=generator)  # int64, then any dtype
     return _new_leaf(array.astype(np.int64 if dtype is None else dtypes.as_dtype(dtype), copy=False), device, False)
 
 

@@ -103,8 +103,19 @@ def check_same_device(op: str, *tensors) -> None:
             )
 
 
+def check_index_devices(input: Tensor, index, op: str) -> None:
+    """PyTorch's RuntimeError for an index tensor on neither the CPU nor ``input``'s device."""
+    for part in index if type(index) is tuple else (index,):
+        if isinstance(part, Tensor) and part.device.type != "cpu" and part.device != input.device:
+            raise RuntimeError(
+                f"{op}: indices should be either on cpu or on the same device as the indexed tensor "
+                f"({input.device}), got indices on {part.device}"
+            )
+
+
 def getitem(input: Tensor, index) -> Tensor:
-    """``input[index]`` with ints, slices, None, ..., integer arrays and bool masks."""
+    """``input[index]`` with ints, slices, None, ..., integer arrays and bool masks (tensors on the CPU or its device)."""
+    check_index_devices(input, index, "__getitem__")
     return Index.apply(input, index=normalize_index(index))
 
 

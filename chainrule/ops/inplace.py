@@ -18,10 +18,10 @@ import numpy as np
 from chainrule import random
 from chainrule.autograd.function import Op, ViewInfo
 from chainrule.autograd.inplace import _check_not_leaf, _check_view, _rebase, apply_inplace, needs_graph
-from chainrule.backend import array_module, is_array, to_device
+from chainrule.backend import array_module, is_array
 from chainrule.ops._args import normalize_dim
-from chainrule.ops.elementwise import add, mul, to_dtype
-from chainrule.ops.indexing import Index, _check_index_tensor, _index_on, normalize_index
+from chainrule.ops.elementwise import to_dtype
+from chainrule.ops.indexing import Index, _check_index_tensor, _index_on, check_index_devices, normalize_index
 from chainrule.ops.shape import sum_to_shape
 from chainrule.tensor import Tensor
 
@@ -155,13 +155,17 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     return _overwrite(self, "copy_", src)
 
 
-def _random_fill(op: str, draw):
+def _random_fill(op: str, draw, doc: str):
     """An in-place random fill: ``draw(tensor, generator, *args)`` gives the new values as an array."""
 
     def method(self, *args, generator=None, **kwargs):
         return _overwrite(self, op, draw(self, generator, *args, **kwargs))
 
     method.__name__ = op
+    method.__doc__ = (
+        f"{doc}\n\nDrawn on the tensor's device from the global generator (``cr.manual_seed``), or from "
+        "``generator``; returns this tensor."
+    )
     return method
 
 
@@ -174,16 +178,15 @@ def _normal(tensor, generator, mean=0.0, std=1.0):
 
 
 def _bernoulli(tensor, generator, p=0.5):
-    probabilities = p.detach().cpu().numpy() if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
-    draws = random.numpy_generator(generator).random(tensor.shape) < probabilities
-    return _on_device(draws.astype(tensor.dtype), tensor)
+    """1 where a uniform draw (float64, on the tensor's device) falls below ``p`` (a number or a tensor there)."""
+    draws = random.uniform(tensor.shape, dtype=np.float64, device=tensor.device, generator=generator)
+    return (draws < (p._data if isinstance(p, Tensor) else p)).astype(tensor.dtype)
 
 
 def _exponential(tensor, generator, lambd=1.0):
     if lambd <= 0:
         raise RuntimeError(f"exponential_: expects lambd > 0, got {lambd}")
-    draws = random.numpy_generator(generator).standard_exponential(tensor.shape) / lambd
-    return _on_device(draws.astype(tensor.dtype), tensor)
+    return random.exponential(tensor.shape, lambd, tensor.dtype, tensor.device, generator)
 
 
 def _random(tensor, generator, from_=0, to=None):
@@ -202,10 +205,6 @@ def _random_default_high(dtype) -> int:
         return 2
     top = int(np.iinfo(dtype).max)
     return top if dtype.itemsize == 8 else top + 1  # the whole range, where int64 draws can express its end
-
-
-def _on_device(array: np.ndarray, tensor: Tensor):
-    return array if tensor.device.type == "cpu" else to_device(array, tensor.device)
 
 
 # --------------------------------------------------------------------------- writing at an index
@@ -251,6 +250,7 @@ def setitem(self: Tensor, index, value) -> None:
     view ``self[index]``, so the recorded work is the size of the region, not
     of the whole tensor; other indices record a :class:`Put`.
     """
+    check_index_devices(self, index, "__setitem__")
     index = normalize_index(index)
     try:
         if needs_graph(self, (value,)) and _is_basic(index):
@@ -309,16 +309,6 @@ def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     return _put(self, "index_copy_", _along(axis, index_array), source)
 
 
-def _addcmul(input: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
-    """``input + value * tensor1 * tensor2``."""
-    return add(input, mul(tensor1, tensor2), alpha=value)
-
-
-def _addcdiv(input: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
-    """``input + value * tensor1 / tensor2``."""
-    return add(input, tensor1 / tensor2, alpha=value)
-
-
 # --------------------------------------------------------------------------- in-place changes of shape
 def _restride_method(op: str, function):
     """``t_``, ``transpose_``, ``unsqueeze_``, ``squeeze_``: the tensor becomes a view of itself of a new shape."""
@@ -342,15 +332,26 @@ def _restride_method(op: str, function):
         return self
 
     method.__name__ = op
+    method.__doc__ = (
+        f"In-place ``{function.__name__}``: this tensor becomes the view ``self.{function.__name__}(*args)`` "
+        "of its own memory (same data, new shape and strides); returns it.\n\n"
+        ">>> import chainrule as cr\n"
+        ">>> x = cr.zeros(2, 3)\n"
+        f">>> x.{op}({_RESTRIDE_EXAMPLE_ARGS[op]}).shape\n"
+        f"chainrule.Size({_RESTRIDE_EXAMPLE_SHAPES[op]})\n"
+    )
     return method
 
+
+_RESTRIDE_EXAMPLE_ARGS = {"t_": "", "transpose_": "0, 1", "unsqueeze_": "0", "squeeze_": ""}
+_RESTRIDE_EXAMPLE_SHAPES = {"t_": "[3, 2]", "transpose_": "[3, 2]", "unsqueeze_": "[1, 2, 3]", "squeeze_": "[2, 3]"}
 
 # --------------------------------------------------------------------------- the table
 # in-place name -> the out-of-place Tensor method it writes back (bound when Tensor has it)
 _FROM_METHODS = (
     "relu sigmoid tanh exp expm1 log log1p log2 log10 sqrt rsqrt abs neg reciprocal sin cos floor ceil trunc "
     "round sign square add sub mul div pow remainder floor_divide clamp clamp_min clamp_max lerp "
-    "masked_fill scatter scatter_add index_add erf erfinv logical_not"
+    "masked_fill scatter scatter_add index_add erf erfinv logical_not addcmul addcdiv"
 )
 _RESTRIDES = "t transpose unsqueeze squeeze"
 _OWN = {
@@ -359,11 +360,31 @@ _OWN = {
     "copy_": copy_,
     "index_fill_": index_fill_,
     "index_copy_": index_copy_,
-    "uniform_": _random_fill("uniform_", _uniform),
-    "normal_": _random_fill("normal_", _normal),
-    "bernoulli_": _random_fill("bernoulli_", _bernoulli),
-    "exponential_": _random_fill("exponential_", _exponential),
-    "random_": _random_fill("random_", _random),
+    "uniform_": _random_fill(
+        "uniform_",
+        _uniform,
+        "Fill with draws from the uniform distribution on [from, to) (``uniform_(from=0, to=1)``).\n\n>>> import chainrule as cr\n>>> x = cr.empty(1000).uniform_(2.0, 3.0)\n>>> bool(((x >= 2.0) & (x < 3.0)).all())\nTrue",
+    ),
+    "normal_": _random_fill(
+        "normal_",
+        _normal,
+        "Fill with draws from N(mean, std^2) (``normal_(mean=0, std=1)``).\n\n>>> import chainrule as cr\n>>> x = cr.empty(10000, dtype=cr.float64).normal_(5.0, 0.1)\n>>> abs(x.mean().item() - 5.0) < 0.01, abs(x.std().item() - 0.1) < 0.01\n(True, True)",
+    ),
+    "bernoulli_": _random_fill(
+        "bernoulli_",
+        _bernoulli,
+        "Fill with 1 with probability ``p`` (a number or a tensor of probabilities), else 0.\n\n>>> import chainrule as cr\n>>> cr.empty(4).bernoulli_(cr.tensor([0.0, 1.0, 0.0, 1.0]))\ntensor([0., 1., 0., 1.], shape=(4,), dtype=float32)",
+    ),
+    "exponential_": _random_fill(
+        "exponential_",
+        _exponential,
+        "Fill with draws from the exponential distribution of rate ``lambd`` (mean 1 / lambd).\n\n>>> import chainrule as cr\n>>> x = cr.empty(10000, dtype=cr.float64).exponential_(4.0)\n>>> abs(x.mean().item() - 0.25) < 0.02, bool((x >= 0).all())\n(True, True)",
+    ),
+    "random_": _random_fill(
+        "random_",
+        _random,
+        "Fill with integers drawn uniformly from [from, to) (``random_(to)``: [0, to)).\n\n>>> import chainrule as cr\n>>> x = cr.empty(1000, dtype=cr.int64).random_(3, 5)\n>>> sorted(set(x.tolist()))\n[3, 4]",
+    ),
     "__setitem__": setitem,
 }
 _OPERATORS = {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_", "__ipow__": "pow_"}
@@ -374,8 +395,6 @@ def bind_tensor_methods() -> None:
     for name in _FROM_METHODS.split():
         if hasattr(Tensor, name):
             setattr(Tensor, f"{name}_", inplace_method(getattr(Tensor, name), f"{name}_"))
-    for name, function in (("addcmul", _addcmul), ("addcdiv", _addcdiv)):
-        setattr(Tensor, f"{name}_", inplace_method(getattr(Tensor, name, function), f"{name}_"))
     for name in _RESTRIDES.split():
         setattr(Tensor, f"{name}_", _restride_method(f"{name}_", getattr(Tensor, name)))
     for name, method in _OWN.items():

@@ -180,6 +180,28 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     return input + weight * (end - input)
 
 
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` (all broadcast); the step of Adam-like updates.
+
+    >>> import chainrule as cr
+    >>> cr.addcmul(cr.tensor([1.0, 1.0]), cr.tensor([2.0, 3.0]), cr.tensor([4.0, 5.0]), value=0.5)
+    tensor([5. , 8.5], shape=(2,), dtype=float32)
+    """
+    product = tensor1 * tensor2
+    return input + (product if value == 1 else value * product)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (all broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.addcdiv(cr.tensor([1.0, 1.0]), cr.tensor([2.0, 3.0]), cr.tensor([4.0, 6.0]), value=2)
+    tensor([2., 2.], shape=(2,), dtype=float32)
+    """
+    quotient = tensor1 / tensor2
+    return input + (quotient if value == 1 else value * quotient)
+
+
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     """``log(exp(input) + exp(other))`` without overflow: shifted by the larger of the two.
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.backend import array_module, device_of, is_array, to_device
+from chainrule.backend import array_module, device_of, is_array, on_device_of, to_device
 from chainrule.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -143,7 +143,12 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            self._update_group(group)
+            params = group["params"]
+            if params and params[0]._data.__class__ is not np.ndarray:  # state goes beside a device's parameters
+                with on_device_of(params[0]._data):
+                    self._update_group(group)
+            else:
+                self._update_group(group)
         self._step_count += 1
         return loss
 

@@ -26,7 +26,12 @@ def make_model(name: str) -> nn.Module:
         return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
     if name == "cnn":
         model = nn.Sequential(
-            nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)
+            nn.Conv2d(2, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(4 * 4 * 4, 3),
         )
         with cr.no_grad():  # non-trivial running statistics, used in eval mode
             model[1].running_mean.copy_(cr.linspace(-0.2, 0.3, 4))
