@@ -33,8 +33,11 @@ $PY - <<'PYTHON' > "$LOG/machine.md"
 import platform, subprocess
 import numpy, cupy, chainrule as cr
 name = cr.cuda.get_device_name() if cr.cuda.is_available() else "no GPU seen by CuPy"
-driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                        capture_output=True, text=True).stdout.strip()
+try:
+    driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                            capture_output=True, text=True).stdout.strip()
+except FileNotFoundError:
+    driver = "unknown (no nvidia-smi)"
 try:
     import torch
     torch_version = f"{torch.__version__} (CUDA available: {torch.cuda.is_available()})"
