@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from devices import ACCELERATORS
+from devices import ACCELERATORS, host
 from harness import Case, check_gradients, compare_with_torch, needs_torch
 
 import chainrule as cr
@@ -229,7 +229,7 @@ def test_max_pool_padding_never_wins():
     ],
 )
 @pytest.mark.parametrize("special", ["ties", "nan", "neg_inf"])
-def test_max_pool_indices_and_gradients_match_torch_with_ties_nan_and_inf(options, special):
+def test_max_pool_indices_and_gradients_match_torch_with_ties_nan_and_inf(options, special, device):
     import torch
 
     rng = np.random.default_rng(0)
@@ -238,15 +238,15 @@ def test_max_pool_indices_and_gradients_match_torch_with_ties_nan_and_inf(option
         x[0, 0, 1, 1] = x[1, 2, 3, 3] = x[1, 2, 3, 4] = np.nan
     if special == "neg_inf":
         x[0, 1] = -np.inf
-    ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = cr.tensor(x, requires_grad=True, device=device), torch.tensor(x, requires_grad=True)
     values, indices = pool.max_pool2d(ours, return_indices=True, **options)
     expected_values, expected_indices = torch.nn.functional.max_pool2d(theirs, return_indices=True, **options)
     grad = rng.standard_normal(tuple(expected_values.shape))
-    values.backward(cr.tensor(grad))
+    values.backward(cr.tensor(grad, device=device))
     expected_values.backward(torch.tensor(grad))
-    np.testing.assert_array_equal(values.detach().numpy(), expected_values.detach().numpy())
-    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
-    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(host(values), expected_values.detach().numpy())
+    np.testing.assert_array_equal(host(indices), expected_indices.numpy())
+    np.testing.assert_allclose(host(ours.grad), theirs.grad.numpy(), rtol=1e-12)
 
 
 def test_outputs_keep_the_input_dtype_and_are_contiguous():

@@ -574,12 +574,6 @@ def _checked_classes(target: Tensor, num_classes: int, op: str, ignore_index: in
     return _class_indices(target, num_classes, op, ignore_index)[0]
 
 
-def _min_and_max(array) -> tuple[int, int]:
-    """The smallest and largest entry of an integer array, read in one transfer (one synchronisation on a GPU)."""
-    low, high = array_module(array).stack([array.min(), array.max()]).tolist()
-    return low, high
-
-
 def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int | None):
     """``target``'s class indices checked to be in [0, C), and the mask of those not ignored.
 
@@ -591,11 +585,11 @@ def _class_indices(target: Tensor, num_classes: int, op: str, ignore_index: int 
     indices, kept = target._data, None
     if not indices.size:
         return indices, kept
-    low, high = _min_and_max(indices)
+    low, high = indexing.min_and_max(indices)
     if ignore_index is not None and low <= ignore_index <= high:
         kept = indices != ignore_index
         indices = array_module(indices).where(kept, indices, 0)
-        low, high = _min_and_max(indices)
+        low, high = indexing.min_and_max(indices)
     if low < 0 or high >= num_classes:
         raise IndexError(
             f"{public_name(op)}: target {low if low < 0 else high} is out of bounds for {num_classes} classes"

@@ -584,6 +584,12 @@ class Embedding(Op):
         return IndexAdd.apply(grad, shape=ctx.table_shape, index=ctx.indices)
 
 
+def min_and_max(array) -> tuple[int, int]:
+    """The smallest and largest entry of an integer array, read in one transfer (one synchronisation on a GPU)."""
+    low, high = array_module(array).stack([array.min(), array.max()]).tolist()
+    return low, high
+
+
 def check_indices(indices: Tensor, size: int, op: str):
     """The integer array of ``indices``, checked to lie in [0, size)."""
     if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
@@ -592,7 +598,7 @@ def check_indices(indices: Tensor, size: int, op: str):
         )
     array = indices._data
     if array.size:
-        low, high = int(array.min()), int(array.max())
+        low, high = min_and_max(array)
         if low < 0 or high >= size:
             bad = low if low < 0 else high
             raise IndexError(f"{op}: index {bad} is out of range for a table of {size} rows")

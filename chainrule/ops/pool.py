@@ -123,6 +123,10 @@ def _window_argmax(windows, inside=None):
         xp.maximum(tap_number, wins.view(np.uint8) * tap_number.dtype.type(number), out=tap_number)
         xp.maximum(best, value, out=best)
     nan = xp.isnan(best)
+    if not library_of(best).cache_blocking:  # a GPU: the last NaN tap found without reading anything back
+        nan_taps = xp.isnan(windows).reshape(best.shape + (len(taps),))
+        last_nan = (len(taps) - 1) - xp.argmax(nan_taps[..., ::-1], axis=-1)
+        return best, xp.where(nan, last_nan.astype(tap_number.dtype), tap_number)
     if bool(nan.any()):
         for number, tap in enumerate(taps):
             xp.copyto(tap_number, number, where=nan & xp.isnan(windows[tap]))
