@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.backend import array_module, library_of
+from chainrule.backend import array_module
 from chainrule.optim.optimizer import Optimizer, ParamsT, state_like
 from chainrule.tensor import Tensor
 
@@ -105,22 +105,12 @@ class Adam(Optimizer):
             state["step"] += 1
             step = state["step"]
             grad = decayed_gradient(self, p, group)
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            library = library_of(param)
-            if not library.in_place_chains and not amsgrad:  # a device: three kernels, not a dozen in-place passes
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg._data = library.fused(_first_moment)(grad, exp_avg._data, beta1)
-                exp_avg_sq._data = library.fused(_second_moment)(grad, exp_avg_sq._data, beta2)
-                step_size = lr / bias_correction1
-                param += library.fused(_adam_step)(
-                    exp_avg._data, exp_avg_sq._data, step_size, bias_correction2_sqrt, eps
-                )
-                continue
             exp_avg = state["exp_avg"]._data
             exp_avg_sq = state["exp_avg_sq"]._data
             work = self._scratch(param, 1)
             update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2, work)
+            bias_correction1 = 1 - beta1**step
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
             if amsgrad:
                 max_exp_avg_sq = state["max_exp_avg_sq"]._data
                 xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -142,36 +132,6 @@ class Adam(Optimizer):
         if amsgrad and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = state_like(p)
         return state
-
-
-# Adam's update as elementwise kernels, for libraries that fuse them (a GPU: one launch each).
-def _first_moment(library):
-    """m + (1 - b1)(g - m): the running mean of the gradient."""
-
-    def first_moment(grad, exp_avg, beta1):
-        return (exp_avg + (1 - beta1) * (grad - exp_avg)).astype(grad.dtype, copy=False)
-
-    return first_moment
-
-
-def _second_moment(library):
-    """b2 v + (1 - b2) g^2: the running mean of the squared gradient."""
-
-    def second_moment(grad, exp_avg_sq, beta2):
-        return (beta2 * exp_avg_sq + (1 - beta2) * grad * grad).astype(grad.dtype, copy=False)
-
-    return second_moment
-
-
-def _adam_step(library):
-    """-lr m_hat / (sqrt(v_hat) + eps), from m, v, lr / (1 - b1^t) and sqrt(1 - b2^t)."""
-    xp = library.xp
-
-    def adam_step(exp_avg, exp_avg_sq, step_size, bias_correction2_sqrt, eps):
-        step = exp_avg / (xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps) * -step_size
-        return step.astype(exp_avg.dtype, copy=False)
-
-    return adam_step
 
 
 def validate_adam_group(optimizer: Optimizer, group: dict[str, Any]) -> None:
