@@ -717,12 +717,7 @@ class UnaryOp(Op):
     def vjp(x, y, grad):  # the row's vector-Jacobian product, on tensors
         raise NotImplementedError
 
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.function(x)
-        if ctx.saves:
-            ctx.save_for_backward(x if ctx.saves == "x" else y)
-        return y
+    # forward(ctx, x): each row's own, made by _row_forward with the row's function and saves bound
 
     @staticmethod
     def backward(ctx, grad):
@@ -733,6 +728,30 @@ class UnaryOp(Op):
 
 
 _INTEGER_INPUTS = ("to_float", "keep", "unchanged")
+
+
+def _row_forward(function: Callable, saves: str) -> Callable:
+    """``UnaryOp.forward`` for one row, with ``function`` and ``saves`` bound (the hot path of every unary op)."""
+    if saves == "x":
+
+        def forward(ctx, x):
+            y = function(x)
+            ctx.save_for_backward(x)
+            return y
+
+    elif saves == "y":
+
+        def forward(ctx, x):
+            y = function(x)
+            ctx.save_for_backward(y)
+            return y
+
+    else:
+
+        def forward(ctx, x):
+            return function(x)
+
+    return forward
 
 
 def _unary_op(name: str, forward: Callable, saves: str, vjp: Callable, doc: str, integers: str = "to_float"):
@@ -760,6 +779,7 @@ def _unary_op(name: str, forward: Callable, saves: str, vjp: Callable, doc: str,
             "name": name,
             "saves": saves,
             "function": staticmethod(forward),
+            "forward": staticmethod(_row_forward(forward, saves)),
             "vjp": staticmethod(vjp),
             "__doc__": f"The ``{name}`` row of the derivative table as an op.",
         },
