@@ -396,3 +396,16 @@ def test_cli_device_flag_is_checked_and_documented(capsys):
     if not cr.cuda.is_available():
         assert main(["train", *TINY, "--device", "cuda"]) == 1
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_pin_memory_is_the_cpu_tensor_itself_and_refused_elsewhere(device):
+    torch = pytest.importorskip("torch")
+    x = cr.ones(3, device=device)
+    if device == "cpu":
+        assert x.pin_memory() is x and not x.is_pinned()
+        assert not torch.ones(3).is_pinned()  # the same answer as PyTorch's for an unpinned tensor
+        moved = x.pin_memory().to("fake", non_blocking=True)
+        assert moved.device == cr.device("fake:0") and host(moved).tolist() == [1.0, 1.0, 1.0]
+    else:
+        with pytest.raises(RuntimeError, match=f"pin_memory: cannot pin a tensor on {device}"):
+            x.pin_memory()

@@ -24,7 +24,7 @@ from chainrule.tensor import Tensor
 
 _METHODS = {
     activation: "softmax log_softmax",
-    creation: "clone contiguous cpu cuda to new_tensor new_zeros new_ones new_empty new_full",
+    creation: "clone contiguous cpu cuda pin_memory is_pinned to new_tensor new_zeros new_ones new_empty new_full",
     elementwise: (
         "add sub mul div pow neg floor_divide remainder eq ne lt le gt ge logical_and logical_or logical_xor "
         "logical_not isnan isinf isfinite allclose equal where maximum minimum clamp clip exp expm1 log log1p "

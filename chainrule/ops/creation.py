@@ -539,6 +539,32 @@ def cuda(input: Tensor, device=None) -> Tensor:
     )
 
 
+def pin_memory(input: Tensor, device=None) -> Tensor:
+    """The tensor in memory a GPU can copy from asynchronously: here, a CPU tensor itself.
+
+    CuPy's copies from NumPy memory need no pinning, so ``x.pin_memory().to("cuda",
+    non_blocking=True)`` runs unchanged. Only CPU tensors can be pinned, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0])
+    >>> x.pin_memory() is x, x.is_pinned()
+    (True, False)
+    """
+    if input.device.type != "cpu":
+        raise RuntimeError(f"pin_memory: cannot pin a tensor on {input.device}: only CPU tensors can be pinned")
+    return input
+
+
+def is_pinned(input: Tensor, device=None) -> bool:
+    """Whether the tensor is in page-locked host memory: never here (``pin_memory`` needs none).
+
+    >>> import chainrule as cr
+    >>> cr.ones(2).is_pinned()
+    False
+    """
+    return False
+
+
 # --------------------------------------------------------------------------- new tensors like an existing one
 def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A copy of ``data`` with this tensor's dtype and device unless given.
