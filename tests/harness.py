@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from devices import host
 
 import chainrule as cr
 
@@ -77,10 +78,6 @@ def _to_lib(lib, arrays, requires_grad=True, device="cpu"):
     return tensors
 
 
-def _host(tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy()
-
-
 def _outputs(result) -> list:
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
@@ -104,7 +101,7 @@ def compare_with_torch(case: Case, dtype=np.float64, device="cpu") -> None:
         assert tuple(mine.shape) == tuple(ref.shape), f"{case}: shape {mine.shape} vs torch {tuple(ref.shape)}"
         assert str(mine.dtype) == str(ref.dtype).replace("torch.", ""), f"{case}: dtype {mine.dtype} vs {ref.dtype}"
         assert mine.device.type == cr.device(device).type, f"{case}: output on {mine.device}, not {device}"
-        np.testing.assert_allclose(_host(mine), ref.detach().numpy(), **tol, err_msg=f"{case}: forward")
+        np.testing.assert_allclose(host(mine), ref.detach().numpy(), **tol, err_msg=f"{case}: forward")
     weights = _weights(our_out)
     differentiable = [(y, t, w) for y, t, w in zip(our_out, their_out, weights) if y.requires_grad]
     if not differentiable:
@@ -117,12 +114,12 @@ def compare_with_torch(case: Case, dtype=np.float64, device="cpu") -> None:
         if not ref.requires_grad:
             continue
         if ref.grad is None:
-            assert mine.grad is None or not _host(mine.grad).any(), f"{case}: input {i} should get no gradient"
+            assert mine.grad is None or not host(mine.grad).any(), f"{case}: input {i} should get no gradient"
             continue
         assert mine.grad is not None, f"{case}: input {i} got no gradient"
         assert mine.grad.dtype == mine.dtype, f"{case}: gradient dtype {mine.grad.dtype} for input {mine.dtype}"
         assert mine.grad.device.type == cr.device(device).type, f"{case}: gradient of input {i} on {mine.grad.device}"
-        np.testing.assert_allclose(_host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{case}: gradient of input {i}")
+        np.testing.assert_allclose(host(mine.grad), ref.grad.numpy(), **tol, err_msg=f"{case}: gradient of input {i}")
 
 
 def check_gradients(case: Case, second_order: bool = True) -> None:

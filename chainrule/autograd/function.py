@@ -145,11 +145,12 @@ class Op(Node):
                     record = True
             else:
                 arrays.append(x)
+        device_array = None if not arrays or type(arrays[0]) is np.ndarray else _first_device_array(arrays)
         try:
-            if not arrays or type(arrays[0]) is np.ndarray:
+            if device_array is None:
                 output = cls.forward(ctx, *arrays, **params)
-            else:  # a device array, or a constant first: run where the first tensor lives
-                with on_device_of(_first_array(arrays)):
+            else:  # run where the inputs live: what forward allocates goes to their device
+                with on_device_of(device_array):
                     output = cls.forward(ctx, *arrays, **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise _with_op_context(exc, cls.name, inputs) from exc
@@ -184,20 +185,7 @@ class Function(Node):
 
     ``forward(ctx, *args)`` receives tensors (detached, computed without a
     graph); ``backward(ctx, *grad_outputs)`` returns one gradient per argument
-    of ``forward`` (None for non-tensors)::
-
-        class Cube(cr.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                ctx.save_for_backward(x)
-                return x ** 3
-
-            @staticmethod
-            def backward(ctx, grad):
-                (x,) = ctx.saved_tensors
-                return 3 * x ** 2 * grad
-
-        y = Cube.apply(x)
+    of ``forward`` (None for non-tensors):
 
     >>> import chainrule as cr
     >>> class Cube(cr.autograd.Function):
@@ -448,11 +436,11 @@ def _check_finite(name: str, what: str, arrays) -> None:
             raise RuntimeError(f"detect_anomaly: the {what} of '{name}' contains NaN or Inf")
 
 
-def _first_array(arrays):
-    """The first array among an op's inputs (None when every input is a constant)."""
+def _first_device_array(arrays):
+    """The first array among an op's inputs if it is a device's (CuPy's, the fake device's), else None."""
     for array in arrays:
         if is_array(array):
-            return array
+            return None if type(array) is np.ndarray else array
     return None
 
 

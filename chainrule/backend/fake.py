@@ -351,15 +351,14 @@ def _wrapped_function(function, name: str):
         if name == "searchsorted" and args and type(args[0]) is not FakeArray:
             raise NotImplementedError("searchsorted: only a device array is supported for a (as in CuPy)")
         index = _call_index(args, kwargs)
-        if host_allowed:
-            args = tuple(a._host if type(a) is FakeArray and a._index == index else a for a in args)
+        if host_allowed:  # host data is copied to the device, as cupy.asarray(numpy_array) copies it
             kwargs = {k: v for k, v in kwargs.items() if k != "blocking"}
+            if args and type(args[0]) is not FakeArray:
+                return FakeArray(np.array(function(*args, **kwargs)), index)
+            args = tuple(a._host if type(a) is FakeArray and a._index == index else a for a in args)
         else:
             args, kwargs = _unwrap_call(args, kwargs, index, name)
-        result = function(*args, **kwargs)
-        if host_allowed and type(result) is np.ndarray and any(r is result for r in args):
-            result = result.copy() if name == "array" else result
-        return _wrap(result, index)
+        return _wrap(function(*args, **kwargs), index)
 
     return call
 
@@ -434,6 +433,12 @@ fake_numpy.get_array_module = _get_array_module
 
 def current_index() -> int:
     return _current_index
+
+
+def set_current_index(index: int) -> None:
+    """Make fake device ``index`` the one new arrays are made on from now on (as ``cudaSetDevice``)."""
+    global _current_index
+    _current_index = index
 
 
 @contextlib.contextmanager

@@ -56,7 +56,8 @@ class ArrayLibrary:
         raise NotImplementedError
 
     def to_host(self, array) -> np.ndarray:
-        raise NotImplementedError
+        """A NumPy copy of ``array`` (device arrays, CuPy's and the fake device's, copy themselves with ``get``)."""
+        return array.get()
 
     def special(self):
         """The module of special functions (erf, erfc, erfinv, gammaln, digamma, ...) for this library's arrays."""
@@ -255,9 +256,6 @@ class CuPyLibrary(ArrayLibrary):
         with self.xp.cuda.Device(index):
             return self.xp.asarray(array)
 
-    def to_host(self, array):
-        return array.get()
-
     @functools.cached_property
     def _special_module(self):
         from cupyx.scipy import special  # part of CuPy
@@ -349,9 +347,6 @@ class FakeLibrary(ArrayLibrary):
     def from_host(self, array, index):
         return fake.from_host(array, index)
 
-    def to_host(self, array):
-        return array.get()
-
     @functools.cached_property
     def _special_module(self):
         return fake._FakeModule("fake_numpy.special", NUMPY.special())
@@ -360,7 +355,7 @@ class FakeLibrary(ArrayLibrary):
         return _FakeGenerator(seed, index)
 
     def set_current_index(self, index):
-        fake._current_index = index  # the fake module's current device, as ``cudaSetDevice`` sets CUDA's
+        fake.set_current_index(index)
 
 
 def _scatter_reduce_by_sorting(xp, out, index, values, reduction: str) -> None:

@@ -58,21 +58,13 @@ def _copy_weights(ours, theirs) -> None:
     ours.load_state_dict({name: value.detach().cpu().numpy() for name, value in theirs.state_dict().items()})
 
 
-def classifier_epoch(
-    lib: ModuleType, model, images: np.ndarray, labels: np.ndarray, batches: int, device: str
-) -> Callable[[], float]:
-    """One pass of SGD over ``batches`` batches of ``images`` held on ``device``; returns the last loss."""
-    model.to(device)
-    optimizer = lib.optim.SGD(model.parameters(), lr=LR)
-    X = lib.tensor(images, device=device)
-    Y = lib.tensor(labels, device=device)
-    F = lib.nn.functional
+def _training_run(lib: ModuleType, optimizer, device: str, loss_of: Callable, steps: int) -> Callable[[], float]:
+    """``steps`` optimizer steps, step k on ``loss_of(k)``; returns the last loss, read back once at the end."""
 
-    def epoch() -> float:
+    def run() -> float:
         loss = None
-        for b in range(batches):
-            x, y = X[b * BATCH : (b + 1) * BATCH], Y[b * BATCH : (b + 1) * BATCH]
-            loss = F.cross_entropy(model(x), y)
+        for step in range(steps):
+            loss = loss_of(step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -80,7 +72,23 @@ def classifier_epoch(
         _synchronize(lib, device)
         return value
 
-    return epoch
+    return run
+
+
+def classifier_epoch(
+    lib: ModuleType, model, images: np.ndarray, labels: np.ndarray, batches: int, device: str
+) -> Callable[[], float]:
+    """One pass of SGD over ``batches`` batches of ``images`` held on ``device``; returns the last loss."""
+    model.to(device)
+    X = lib.tensor(images, device=device)
+    Y = lib.tensor(labels, device=device)
+    cross_entropy = lib.nn.functional.cross_entropy
+
+    def loss_of(b: int):
+        rows = slice(b * BATCH, (b + 1) * BATCH)
+        return cross_entropy(model(X[rows]), Y[rows])
+
+    return _training_run(lib, lib.optim.SGD(model.parameters(), lr=LR), device, loss_of, batches)
 
 
 def gpt_steps(lib: ModuleType, model, config: Config, device: str, steps: int) -> Callable[[], float]:
@@ -90,19 +98,7 @@ def gpt_steps(lib: ModuleType, model, config: Config, device: str, steps: int) -
     optimizer = lib.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
     inputs, targets = tokens(config)
     idx, target = lib.tensor(inputs, device=device), lib.tensor(targets, device=device)
-
-    def run() -> float:
-        loss = None
-        for _ in range(steps):
-            loss = model.loss(idx, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        value = loss.item()
-        _synchronize(lib, device)
-        return value
-
-    return run
+    return _training_run(lib, optimizer, device, lambda _: model.loss(idx, target), steps)
 
 
 def _paired(name: str, make: Callable[[ModuleType], Callable[[], float]], torch, rounds: int, scale: float) -> Result:

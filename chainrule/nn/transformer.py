@@ -56,7 +56,36 @@ def _activation(activation: str | Callable) -> Callable:
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: the self-attention block, the feed-forward block, input checks.
+
+    A subclass's ``__init__`` registers ``self_attn``, ``dropout1``, ``linear1``,
+    ``dropout``, ``linear2`` and ``activation`` (in PyTorch's order, so that the
+    state_dict keys come in PyTorch's order too).
+    """
+
+    def _check_sequence(self, name: str, value) -> None:
+        """``value`` must be (L, N, E), (N, L, E) with batch_first, or unbatched (L, E)."""
+        embed_dim = self.self_attn.embed_dim
+        if not isinstance(value, Tensor) or value.ndim not in (2, 3) or value.shape[-1] != embed_dim:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise RuntimeError(
+                f"{self._get_name()}: expected {name} of shape (L, N, {embed_dim}), (N, L, {embed_dim}) "
+                f"with batch_first, or (L, {embed_dim}); got {shape}"
+            )
+
+    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
+        x = self.self_attn(
+            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False, is_causal=is_causal
+        )[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor, dropout: Dropout) -> Tensor:
+        """linear2(dropout(act(linear1(x)))), then the layer's last residual ``dropout``."""
+        return dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention and a feed-forward network, with residual connections and LayerNorm.
 
     ``TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048,
@@ -112,27 +141,13 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask: Tensor | None = None,
         is_causal: bool = False,
     ) -> Tensor:
-        if not isinstance(src, Tensor) or src.ndim not in (2, 3) or src.shape[-1] != self.self_attn.embed_dim:
-            shape = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
-            raise RuntimeError(
-                f"{self._get_name()}: expected src of shape (S, N, {self.self_attn.embed_dim}), "
-                f"(N, S, {self.self_attn.embed_dim}) with batch_first, or (S, {self.self_attn.embed_dim}); got {shape}"
-            )
+        self._check_sequence("src", src)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self._ff_block(self.norm2(x))
+            return x + self._ff_block(self.norm2(x), self.dropout2)
         x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._ff_block(x))
-
-    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
-        x = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False, is_causal=is_causal
-        )[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.norm2(x + self._ff_block(x, self.dropout2))
 
 
 class TransformerEncoder(Module):
@@ -179,7 +194,7 @@ class TransformerEncoder(Module):
 
 
 # --------------------------------------------------------------------------- the decoder and the full model
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, attention over the encoder's output (memory), and a feed-forward network.
 
     ``TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
@@ -243,28 +258,16 @@ class TransformerDecoderLayer(Module):
         tgt_is_causal: bool = False,
         memory_is_causal: bool = False,
     ) -> Tensor:
-        embed_dim = self.self_attn.embed_dim
-        for name, value in (("tgt", tgt), ("memory", memory)):
-            if not isinstance(value, Tensor) or value.ndim not in (2, 3) or value.shape[-1] != embed_dim:
-                shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-                raise RuntimeError(
-                    f"{self._get_name()}: expected {name} of shape (L, N, {embed_dim}), (N, L, {embed_dim}) "
-                    f"with batch_first, or (L, {embed_dim}); got {shape}"
-                )
+        self._check_sequence("tgt", tgt)
+        self._check_sequence("memory", memory)
         x = tgt
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
             x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal)
-            return x + self._ff_block(self.norm3(x))
+            return x + self._ff_block(self.norm3(x), self.dropout3)
         x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
         x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
-        return self.norm3(x + self._ff_block(x))
-
-    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
-        x = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False, is_causal=is_causal
-        )[0]
-        return self.dropout1(x)
+        return self.norm3(x + self._ff_block(x, self.dropout3))
 
     def _mha_block(self, x: Tensor, memory: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
         x = self.multihead_attn(
@@ -277,9 +280,6 @@ class TransformerDecoderLayer(Module):
             is_causal=is_causal,
         )[0]
         return self.dropout2(x)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
 def _is_causal_mask(mask: Tensor | None, is_causal: bool | None, length: int) -> bool:

@@ -709,15 +709,11 @@ class UnaryOp(Op):
 
     saves = ""
 
-    @staticmethod
-    def function(x):  # the row's forward, on arrays
-        raise NotImplementedError
+    # forward(ctx, x): each row's own, made by _row_forward with the row's array function and saves bound
 
     @staticmethod
     def vjp(x, y, grad):  # the row's vector-Jacobian product, on tensors
         raise NotImplementedError
-
-    # forward(ctx, x): each row's own, made by _row_forward with the row's function and saves bound
 
     @staticmethod
     def backward(ctx, grad):
@@ -778,7 +774,6 @@ def _unary_op(name: str, forward: Callable, saves: str, vjp: Callable, doc: str,
         {
             "name": name,
             "saves": saves,
-            "function": staticmethod(forward),
             "forward": staticmethod(_row_forward(forward, saves)),
             "vjp": staticmethod(vjp),
             "__doc__": f"The ``{name}`` row of the derivative table as an op.",
